@@ -37,7 +37,7 @@ struct PveSection {
   std::string token_secret_file;       // 0600
   std::string token_secret;            // read from token_secret_file when the command needs it
   std::optional<std::string> ca_file;
-  std::optional<std::string> fingerprint;  // "AA:BB:..." SHA-256, upper case as given
+  std::optional<std::string> fingerprint;  // "AA:BB:..." SHA-256, normalised to upper case
   bool insecure = false;
   int timeout_s = 10;
 };
@@ -97,6 +97,7 @@ struct ControllerSection {
   int backup_check_interval_s = 300;
   std::string audit_log = "/var/log/pvectl-tunnel/audit.jsonl";
   std::optional<std::string> token_file;
+  std::string token;  // read from token_file when the command needs it
 
   bool enforces(std::string_view action) const;
 };
@@ -131,12 +132,21 @@ struct Problem {
 
 using Problems = std::vector<Problem>;
 
+struct ParseOptions {
+  // false: skip the checks of files named by keys (exist, readable, 0600) and leave secrets
+  // empty; for validating a config written for another machine, such as the shipped examples.
+  bool check_files = true;
+};
+
 // Parses and validates `text` (named `path` in messages) for `command`: every problem at once.
 // Files named by keys the command reads are checked (exist, readable, secrets 0600) and
 // secrets are read into the model.
-Result<Config, Problems> parse(std::string_view text, const std::string& path, Command command);
+// Relative paths in the file are resolved against the directory of `path`.
+Result<Config, Problems> parse(std::string_view text, const std::string& path, Command command,
+                               const ParseOptions& options = {});
 
 // Reads `path`, then parse(). A missing or unreadable file is one Problem at line 0.
-Result<Config, Problems> load(const std::string& path, Command command);
+Result<Config, Problems> load(const std::string& path, Command command,
+                              const ParseOptions& options = {});
 
 }  // namespace pvt::config
