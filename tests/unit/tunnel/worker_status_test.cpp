@@ -1,0 +1,99 @@
+#include "tunnel/worker_status.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <thread>
+
+namespace pvt::tunnel {
+namespace {
+
+constexpr const char* kServing = R"({
+  "name": "tunnel1", "state": "serving", "since": "2026-11-24T19:00:00Z",
+  "vps": "203.0.113.7:22", "forward": "127.0.0.1:29000", "reconnects": 2,
+  "last_error": null, "probe": {"ok": true, "latency_ms": 12, "at": "2026-11-24T19:00:05Z"},
+  "channels_open": 3, "bytes_in": 1000, "bytes_out": 2000})";
+
+TEST(ParseWorkerStatus, ReadsEveryField) {
+  auto s = parse_worker_status(kServing);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->name, "tunnel1");
+  EXPECT_EQ(s->state, "serving");
+  EXPECT_EQ(s->forward, "127.0.0.1:29000");
+  EXPECT_EQ(s->reconnects, 2);
+  EXPECT_FALSE(s->last_error.has_value());
+  EXPECT_EQ(s->probe.ok, true);
+  EXPECT_EQ(s->probe.latency_ms, 12);
+  EXPECT_EQ(s->probe.at, "2026-11-24T19:00:05Z");
+  EXPECT_EQ(s->channels_open, 3);
+  EXPECT_EQ(s->bytes_out, 2000);
+}
+
+TEST(ParseWorkerStatus, UnboundForwardAndNoProbeYet) {
+  auto s = parse_worker_status(
+      R"({"name":"t","state":"forward-pending","forward":null,"probe":{"ok":null}})");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_FALSE(s->forward.has_value());
+  EXPECT_FALSE(s->probe.ok.has_value());
+}
+
+TEST(ParseWorkerStatus, NamesTheBadField) {
+  EXPECT_EQ(parse_worker_status("not json").error().message, "worker status is not a JSON object");
+  EXPECT_EQ(parse_worker_status(R"({"state":"serving"})").error().message,
+            "field \"name\" is missing");
+  EXPECT_EQ(parse_worker_status(R"({"name":"t","state":"serving","reconnects":"x"})")
+                .error()
+                .message,
+            "field \"reconnects\" has the wrong type (string)");
+  EXPECT_EQ(parse_worker_status(R"({"name":"t","state":"s","probe":[1]})").error().message,
+            "field \"probe\" is not an object");
+}
+
+class FakeWorker : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.Get("/v1/status", [](const httplib::Request& req, httplib::Response& res) {
+      if (req.get_header_value("Authorization") != "Bearer sekrit") {
+        res.status = 401;
+        res.set_content(R"({"error":"unauthorized"})", "application/json");
+        return;
+      }
+      res.set_content(kServing, "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  void TearDown() override {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(FakeWorker, FetchesWithTheBearerToken) {
+  auto s = fetch_worker_status(url(), "sekrit", std::chrono::seconds(5));
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->state, "serving");
+}
+
+TEST_F(FakeWorker, RejectedTokenIsReportedWithoutTheToken) {
+  auto s = fetch_worker_status(url(), "wrong", std::chrono::seconds(5));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, url() + ": token rejected (401)");
+}
+
+TEST(FetchWorkerStatus, UnreachableWorker) {
+  // Port 1 on loopback: nothing listens there in the test environment.
+  auto s = fetch_worker_status("http://127.0.0.1:1", "t", std::chrono::seconds(2));
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("cannot reach the worker"), std::string::npos)
+      << s.error().message;
+}
+
+}  // namespace
+}  // namespace pvt::tunnel

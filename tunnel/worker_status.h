@@ -1,0 +1,42 @@
+// The worker's GET /v1/status answer (DESIGN.md §9), as check and the controller read it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+
+namespace pvt::tunnel {
+
+struct ProbeResult {
+  std::optional<bool> ok;  // nullopt: no probe has run yet
+  std::optional<int64_t> latency_ms;
+  std::optional<std::string> at;  // RFC 3339 UTC
+};
+
+struct WorkerStatus {
+  std::string name;
+  std::string state;  // resolving, connecting, authenticating, forward-pending, serving,
+                      // draining, drained, backoff, stopping
+  std::string since;  // RFC 3339 UTC
+  std::string vps;
+  std::optional<std::string> forward;  // "127.0.0.1:29000" when bound, null otherwise
+  int64_t reconnects = 0;
+  std::optional<std::string> last_error;
+  ProbeResult probe;
+  int64_t channels_open = 0;
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+};
+
+// Parses a /v1/status body; the error names the field that is missing or of the wrong type.
+Result<WorkerStatus> parse_worker_status(const std::string& body);
+
+// GET {control_url}/v1/status with the bearer token; the error says what failed (connect,
+// HTTP status, body) without the token.
+Result<WorkerStatus> fetch_worker_status(const std::string& control_url, const std::string& token,
+                                         std::chrono::milliseconds timeout);
+
+}  // namespace pvt::tunnel
