@@ -1,0 +1,51 @@
+# Shared by scripts/demo.sh and scripts/test.sh: install what is missing, configure, build.
+# Sourced, not run.
+
+PVT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Debian 12 packages the build, the tests and the demo need (DESIGN.md §4).
+PVT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git ca-certificates openssl
+  libcurl4-openssl-dev nlohmann-json3-dev libssh2-1-dev libcpp-httplib-dev libspdlog-dev
+  libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev
+  libsystemd-dev libexpected-dev libhowardhinnant-date-dev libssl-dev clang-format tzdata
+)
+
+pvt_log() { printf '==> %s\n' "$*" >&2; }
+
+# Installs only what is missing, so a second run does not touch apt at all.
+pvt_ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  pvt_log "installing: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq </dev/null
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+}
+
+# pvt_build DIR [cmake -D options...] -- [targets...]
+pvt_build() {
+  local dir="$1"
+  shift
+  local opts=() targets=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do opts+=("$1"); shift; done
+  [ "${1:-}" = "--" ] && shift
+  targets=("$@")
+  if [ ! -f "$dir/build.ninja" ]; then
+    pvt_log "configuring $dir"
+    cmake -S "$PVT_ROOT" -B "$dir" -G Ninja "${opts[@]}" >/dev/null
+  fi
+  pvt_log "building $dir ${targets[*]:-all}"
+  if [ ${#targets[@]} -gt 0 ]; then
+    cmake --build "$dir" --parallel "$(nproc)" --target "${targets[@]}"
+  else
+    cmake --build "$dir" --parallel "$(nproc)"
+  fi
+}
