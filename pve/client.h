@@ -60,7 +60,8 @@ class Client {
                                                int64_t start = 0, int64_t limit = 5000);
   // Newest first, as the API returns them; `limit` bounds the answer, `since` is epoch seconds.
   ApiResult<std::vector<TaskListEntry>> node_tasks(const std::string& node,
-                                                   const std::string& typefilter, int64_t limit = 50,
+                                                   const std::string& typefilter,
+                                                   int64_t limit = 50,
                                                    std::optional<int64_t> since = std::nullopt);
 
   ApiResult<std::vector<BackupJob>> backup_jobs();

@@ -38,9 +38,9 @@ struct ClusterNode {
   bool local = false;
 };
 struct ClusterStatus {
-  bool is_cluster = false;        // false: standalone node (no "cluster" entry)
+  bool is_cluster = false;  // false: standalone node (no "cluster" entry)
   std::string cluster_name;
-  std::optional<bool> quorate;    // absent on a standalone node
+  std::optional<bool> quorate;            // absent on a standalone node
   std::optional<int64_t> expected_nodes;  // "nodes" of the cluster entry
   std::vector<ClusterNode> nodes;
 };
@@ -53,8 +53,8 @@ struct QDevice {
 
 // GET /cluster/resources?type=vm
 struct VmResource {
-  std::string id;     // "qemu/110"
-  std::string type;   // "qemu" | "lxc"
+  std::string id;    // "qemu/110"
+  std::string type;  // "qemu" | "lxc"
   int64_t vmid = 0;
   std::string name;
   std::string node;
@@ -184,7 +184,7 @@ struct Verification {
   std::string upid;
 };
 struct BackupVolume {
-  std::string volid;  // "pbs1:backup/vm/110/2026-11-22T01:00:03Z"
+  std::string volid;    // "pbs1:backup/vm/110/2026-11-22T01:00:03Z"
   std::string storage;  // filled in by the client from the request
   int64_t vmid = 0;
   int64_t ctime = 0;
@@ -255,7 +255,8 @@ ApiResult<std::vector<TaskLogLine>> parse_task_log(const Json& data);
 ApiResult<std::vector<TaskListEntry>> parse_task_list(const Json& data);
 ApiResult<std::vector<BackupJob>> parse_backup_jobs(const Json& data);
 ApiResult<std::vector<NotBackedUp>> parse_not_backed_up(const Json& data);
-ApiResult<std::vector<BackupVolume>> parse_backup_volumes(const Json& data, const std::string& storage);
+ApiResult<std::vector<BackupVolume>> parse_backup_volumes(const Json& data,
+                                                          const std::string& storage);
 ApiResult<Permissions> parse_permissions(const Json& data);
 ApiResult<std::vector<NodeEntry>> parse_nodes(const Json& data);
 ApiResult<Pool> parse_pool(const Json& data, const std::string& poolid);

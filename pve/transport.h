@@ -20,10 +20,10 @@ struct Request {
 };
 
 struct Response {
-  int status = 0;           // HTTP status code
-  std::string reason;       // reason phrase of the status line (Proxmox puts messages there)
-  std::string body;         // raw body
-  std::string endpoint;     // base URL that answered
+  int status = 0;        // HTTP status code
+  std::string reason;    // reason phrase of the status line (Proxmox puts messages there)
+  std::string body;      // raw body
+  std::string endpoint;  // base URL that answered
 };
 
 class Transport {

@@ -41,10 +41,9 @@ TEST(ParseWorkerStatus, NamesTheBadField) {
   EXPECT_EQ(parse_worker_status("not json").error().message, "worker status is not a JSON object");
   EXPECT_EQ(parse_worker_status(R"({"state":"serving"})").error().message,
             "field \"name\" is missing");
-  EXPECT_EQ(parse_worker_status(R"({"name":"t","state":"serving","reconnects":"x"})")
-                .error()
-                .message,
-            "field \"reconnects\" has the wrong type (string)");
+  EXPECT_EQ(
+      parse_worker_status(R"({"name":"t","state":"serving","reconnects":"x"})").error().message,
+      "field \"reconnects\" has the wrong type (string)");
   EXPECT_EQ(parse_worker_status(R"({"name":"t","state":"s","probe":[1]})").error().message,
             "field \"probe\" is not an object");
 }
