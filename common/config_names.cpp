@@ -25,8 +25,8 @@ std::string_view to_string(Command c) {
 }
 
 std::optional<Command> command_from_string(std::string_view s) {
-  for (Command c : {Command::check, Command::controller, Command::tunnel, Command::backup,
-                    Command::vps}) {
+  for (Command c :
+       {Command::check, Command::controller, Command::tunnel, Command::backup, Command::vps}) {
     if (to_string(c) == s) return c;
   }
   return std::nullopt;
