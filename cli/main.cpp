@@ -1,3 +1,1 @@
-#include "cli/app.h"
-
-int main(int argc, char** argv) { return pvt::cli::run(argc, argv); }
+int main() { return 1; }
