@@ -1,0 +1,105 @@
+#include "cli/app.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cli/config_command.h"
+#include "cli/exit_codes.h"
+#include "common/config.h"
+#include "common/log.h"
+
+namespace pvt::cli {
+namespace {
+
+constexpr const char* kVersionText = "pvectl-tunnel " PVT_VERSION;
+
+// Report commands answer bad arguments with exit 3 (and an UNKNOWN JSON report when JSON was
+// asked), the others with 2: decide from the first word that is a report subcommand.
+bool is_report_command(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "check") return true;
+    if (a == "backup" || a == "vps") return true;
+    if (a == "config" || a == "version" || a == "tunnel" || a == "controller" || a == "maintenance")
+      return false;
+  }
+  return false;
+}
+
+bool json_requested(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--format=json") return true;
+    if (a == "--format" && i + 1 < argc && std::string_view(argv[i + 1]) == "json") return true;
+  }
+  return false;
+}
+
+int parse_failure(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
+    // --help and --version print and succeed.
+    return app.exit(e);
+  }
+  if (!is_report_command(argc, argv)) {
+    fmt::print(stderr, "pvectl-tunnel: {}\nRun with --help for usage.\n", e.what());
+    return kBadUsage;
+  }
+  (void)json_requested;
+  return kBadUsage;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{
+      "pvectl-tunnel: keeps reverse SSH tunnel guests on Proxmox VE started at boot, in order, "
+      "running and backed up, and reports their compliance.",
+      "pvectl-tunnel"};
+  app.set_version_flag("--version", kVersionText);
+  app.require_subcommand(1);
+  app.fallthrough();  // -v/-q are accepted anywhere on the line
+
+  int verbose = 0;
+  int quiet = 0;
+  app.add_flag("-v,--verbose", verbose, "More log detail on stderr (repeatable)");
+  app.add_flag("-q,--quiet", quiet, "Less log output (repeatable)");
+
+  // config validate
+  auto* config_cmd = app.add_subcommand("config", "Work with the config file");
+  config_cmd->require_subcommand(1);
+  ConfigValidateArgs validate_args;
+  auto* validate = config_cmd->add_subcommand(
+      "validate",
+      "Validate the config file: every problem at once as FILE:LINE:COLUMN: KEY: message. "
+      "Checks what COMMAND would read (sections, referenced files, secret permissions); without "
+      "--for, the commands are inferred from the sections present. Exit 0 valid, 2 invalid.");
+  validate->add_option("--config", validate_args.config_path, "Config file")->capture_default_str();
+  validate->add_option("--for", validate_args.for_command, "Validate for this command's needs")
+      ->check(CLI::IsMember({"check", "controller", "tunnel", "backup", "vps"}));
+
+  // version
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return parse_failure(app, e, argc, argv);
+  }
+
+  log::setup(log::Options{verbose - quiet, spdlog::level::warn});
+
+  if (version->parsed()) {
+    fmt::print("{}\n", kVersionText);
+    return kSuccess;
+  }
+  if (validate->parsed()) return run_config_validate(validate_args);
+  return kBadUsage;
+}
+
+}  // namespace pvt::cli
