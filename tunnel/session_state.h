@@ -1,0 +1,120 @@
+// The tunnel worker's session state machine (DESIGN.md §9 states; issue 4). Pure: the event loop
+// feeds it events with timestamps and asks what to wait for; it never touches a socket. Each
+// change is recorded as a Transition with its reason, which the worker logs once
+// ("state forward-pending => serving: forward 127.0.0.1:29000 bound") and reports in its status.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tunnel/backoff.h"
+
+namespace pvt::tunnel {
+
+enum class State {
+  resolving,        // looking up the VPS host name (DNS may be down at boot)
+  connecting,       // TCP connect with a timeout
+  authenticating,   // SSH handshake, host key check against known_hosts, public key auth
+  forward_pending,  // session up, remote forward requested or refused and being retried
+  serving,          // forward bound: the VPS forwards connections to us
+  draining,         // forward cancelled on request, open channels finishing
+  drained,          // forward cancelled, no channels, session kept (planned maintenance)
+  backoff,          // waiting before the next attempt
+  stopping,         // SIGTERM: no new channels, open ones finish up to drain_timeout_s
+};
+
+// The §9 name ("forward-pending"), used in logs, status and metrics.
+const char* to_string(State s);
+// One line for people, e.g. for the systemd STATUS= line.
+const char* describe(State s);
+
+struct Transition {
+  State from;
+  State to;
+  std::string reason;
+  std::chrono::steady_clock::time_point at;
+};
+
+struct SessionTimings {
+  std::chrono::milliseconds forward_retry_initial{1000};  // first retry of a refused forward
+  std::chrono::milliseconds forward_retry_max{10000};
+  std::chrono::milliseconds forward_pending_max{60000};  // then reconnect
+  std::chrono::milliseconds drain_timeout{30000};
+};
+
+class SessionMachine {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  SessionMachine(SessionTimings timings, Backoff backoff, Clock::time_point now);
+
+  State state() const { return state_; }
+  Clock::time_point since() const { return since_; }
+
+  // Session set-up, in order. Each is ignored (returns false) outside the state it completes.
+  bool resolved(Clock::time_point now, const std::string& address);
+  bool connected(Clock::time_point now);
+  bool authenticated(Clock::time_point now);
+  // The loop sent the forward request (when due() said retry_forward).
+  bool forward_requested(Clock::time_point now);
+  bool forward_bound(Clock::time_point now, const std::string& forward);
+  // The VPS refused the forward (typically a stale session still holds the port): stay
+  // connected and retry; reconnect only after forward_pending_max.
+  bool forward_refused(Clock::time_point now);
+
+  // Something failed; the session is gone. Moves to backoff for the wait Backoff decides.
+  void failed(FailureKind kind, const std::string& reason, Clock::time_point now);
+  // The backoff wait is over (called by the loop at wakeup()).
+  bool retry(Clock::time_point now);
+
+  // Control API.
+  bool drain(Clock::time_point now);            // serving/forward_pending -> draining
+  bool channels_closed(Clock::time_point now);  // draining -> drained (or stopping -> done)
+  bool resume(Clock::time_point now);           // drained/draining -> forward_pending
+  void stop(Clock::time_point now);             // any -> stopping
+
+  // What the loop should do at `now` that is due by time alone: retry the forward, give up on
+  // it and reconnect, finish a backoff wait, or give up draining.
+  enum class Due { nothing, retry_forward, reconnect, backoff_over, drain_timeout };
+  Due due(Clock::time_point now) const;
+  // Next time due() may change, for the loop's poll timeout; nullopt when only I/O can move us.
+  std::optional<Clock::time_point> wakeup() const;
+
+  // The forward has been refused for a while: something else (another session, the old
+  // autossh unit) probably holds the port on the VPS.
+  bool forward_long_refused(Clock::time_point now) const;
+
+  // Changes since the last call, oldest first (the worker logs them).
+  std::vector<Transition> take_transitions();
+
+  int reconnects() const { return reconnects_; }
+  const std::string& last_error() const { return last_error_; }
+  int forward_refusals() const { return forward_refusals_; }
+  Backoff& backoff() { return backoff_; }
+
+ private:
+  void set(State to, std::string reason, Clock::time_point now);
+
+  SessionTimings timings_;
+  Backoff backoff_;
+  State state_ = State::resolving;
+  Clock::time_point since_;
+  std::vector<Transition> pending_;
+  // forward_pending
+  Clock::time_point forward_pending_since_{};
+  Clock::time_point next_forward_retry_{};
+  std::chrono::milliseconds forward_retry_step_{};
+  int forward_refusals_ = 0;
+  bool forward_in_flight_ = false;
+  // backoff
+  Clock::time_point backoff_until_{};
+  // draining / stopping
+  Clock::time_point drain_deadline_{};
+  bool drain_requested_ = false;  // survives reconnects: a drained worker stays drained
+  int reconnects_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace pvt::tunnel
