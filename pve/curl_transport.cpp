@@ -1,0 +1,230 @@
+#include "pve/curl_transport.h"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace pvt::pve {
+
+struct CurlTransport::Handle {
+  std::string endpoint;
+  CURL* curl = nullptr;
+  std::optional<std::string> expected_fingerprint;
+  std::string fingerprint_seen;  // of the last leaf certificate checked
+  std::string reason;            // reason phrase of the last status line
+  std::string body;
+};
+
+namespace {
+
+std::once_flag curl_init_once;
+
+std::string sha256_fingerprint(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &len) != 1) return "";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) out += fmt::format("{}{:02X}", i ? ":" : "", md[i]);
+  return out;
+}
+
+// Accepts the chain whatever its issuer and decides on the leaf's fingerprint alone: the pin
+// replaces CA trust and host name checks.
+int pin_verify(int /*preverify_ok*/, X509_STORE_CTX* store) {
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* h = static_cast<CurlTransport::Handle*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  if (X509_STORE_CTX_get_error_depth(store) != 0) {
+    X509_STORE_CTX_set_error(store, X509_V_OK);
+    return 1;
+  }
+  h->fingerprint_seen = sha256_fingerprint(X509_STORE_CTX_get_current_cert(store));
+  if (h->expected_fingerprint && h->fingerprint_seen == *h->expected_fingerprint) {
+    X509_STORE_CTX_set_error(store, X509_V_OK);
+    return 1;
+  }
+  X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+  return 0;
+}
+
+CURLcode ssl_ctx_setup(CURL*, void* ssl_ctx, void* userdata) {
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  SSL_CTX_set_app_data(ctx, userdata);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, pin_verify);
+  return CURLE_OK;
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* userdata) {
+  static_cast<std::string*>(userdata)->append(data, size * n);
+  return size * n;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* userdata) {
+  std::string line(data, size * n);
+  // "HTTP/1.1 401 invalid token value!\r\n": Proxmox puts its message in the reason phrase.
+  if (line.rfind("HTTP/", 0) == 0) {
+    auto sp1 = line.find(' ');
+    auto sp2 = sp1 == std::string::npos ? std::string::npos : line.find(' ', sp1 + 1);
+    std::string reason = sp2 == std::string::npos ? "" : line.substr(sp2 + 1);
+    while (!reason.empty() && (reason.back() == '\r' || reason.back() == '\n')) reason.pop_back();
+    *static_cast<std::string*>(userdata) = reason;
+  }
+  return size * n;
+}
+
+std::string encode_params(CURL* curl, const Params& params) {
+  std::string out;
+  for (const auto& [k, v] : params) {
+    char* ek = curl_easy_escape(curl, k.c_str(), static_cast<int>(k.size()));
+    char* ev = curl_easy_escape(curl, v.c_str(), static_cast<int>(v.size()));
+    out += fmt::format("{}{}={}", out.empty() ? "" : "&", ek, ev);
+    curl_free(ek);
+    curl_free(ev);
+  }
+  return out;
+}
+
+// Whether the next endpoint may answer where this one could not.
+bool fail_over(ErrorKind k) {
+  return k == ErrorKind::unreachable || k == ErrorKind::timeout || k == ErrorKind::tls;
+}
+
+}  // namespace
+
+CurlTransportOptions options_from_config(const config::PveSection& pve) {
+  CurlTransportOptions o;
+  o.endpoints = pve.endpoints;
+  o.token_id = pve.token_id;
+  o.token_secret = pve.token_secret;
+  o.ca_file = pve.ca_file;
+  o.fingerprint = pve.fingerprint;
+  o.insecure = pve.insecure;
+  o.total_timeout = std::chrono::seconds(pve.timeout_s);
+  o.connect_timeout = std::min<std::chrono::milliseconds>(std::chrono::seconds(5), o.total_timeout);
+  return o;
+}
+
+CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(options)) {
+  std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  for (const auto& e : options_.endpoints) {
+    auto h = std::make_unique<Handle>();
+    h->endpoint = e;
+    while (!h->endpoint.empty() && h->endpoint.back() == '/') h->endpoint.pop_back();
+    h->curl = curl_easy_init();
+    h->expected_fingerprint = options_.fingerprint;
+    handles_.push_back(std::move(h));
+  }
+}
+
+CurlTransport::~CurlTransport() {
+  for (auto& h : handles_) curl_easy_cleanup(h->curl);
+}
+
+const std::string& CurlTransport::preferred_endpoint() const {
+  return handles_.at(preferred_)->endpoint;
+}
+
+Result<Response, ApiError> CurlTransport::perform(const Request& request) {
+  ApiError last;
+  last.kind = ErrorKind::unreachable;
+  last.message = "no endpoint configured";
+  for (size_t i = 0; i < handles_.size(); ++i) {
+    const size_t idx = (preferred_ + i) % handles_.size();
+    auto res = perform_on(*handles_[idx], request);
+    if (res) {
+      if (idx != preferred_) spdlog::info("pve: using endpoint {}", handles_[idx]->endpoint);
+      preferred_ = idx;
+      return res;
+    }
+    last = res.error();
+    if (!fail_over(last.kind)) return tl::unexpected(last);
+    spdlog::warn("pve: {} failed: {}", handles_[idx]->endpoint, last.message);
+  }
+  return tl::unexpected(last);
+}
+
+Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& request) {
+  CURL* c = h.curl;
+  curl_easy_reset(c);  // keeps the connection cache: keep-alive survives
+  h.body.clear();
+  h.reason.clear();
+  h.fingerprint_seen.clear();
+
+  std::string url = h.endpoint + "/api2/json" + request.path;
+  const std::string params = encode_params(c, request.params);
+  const bool body_params = request.method == "POST" || request.method == "PUT";
+  if (!params.empty() && !body_params) url += "?" + params;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  if (body_params) {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, params.c_str());
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  const std::string auth =
+      fmt::format("Authorization: PVEAPIToken={}={}", options_.token_id, options_.token_secret);
+  curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
+  headers = curl_slist_append(headers, "Accept: application/json");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &h.body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &h.reason);
+  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  if (options_.insecure) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else if (options_.fingerprint) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_setup);
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &h);
+  } else {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (options_.ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file->c_str());
+  }
+
+  CURLcode rc = curl_easy_perform(c);
+  curl_slist_free_all(headers);
+  if (rc != CURLE_OK) {
+    ApiError e;
+    e.method = request.method;
+    e.path = request.path;
+    e.endpoint = h.endpoint;
+    e.message = fmt::format("{}: {}", h.endpoint, curl_easy_strerror(rc));
+    switch (rc) {
+      case CURLE_OPERATION_TIMEDOUT:
+        e.kind = ErrorKind::timeout;
+        break;
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CONNECT_ERROR:
+      case CURLE_SSL_CACERT_BADFILE:
+      case CURLE_SSL_CERTPROBLEM:
+        e.kind = ErrorKind::tls;
+        if (options_.fingerprint && !h.fingerprint_seen.empty() &&
+            h.fingerprint_seen != *options_.fingerprint) {
+          e.fingerprint_seen = h.fingerprint_seen;
+          e.message = fmt::format("{}: certificate fingerprint {} does not match the pinned {}",
+                                  h.endpoint, h.fingerprint_seen, *options_.fingerprint);
+        }
+        break;
+      default:
+        e.kind = ErrorKind::unreachable;
+    }
+    return tl::unexpected(e);
+  }
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  return Response{static_cast<int>(status), h.reason, std::move(h.body), h.endpoint};
+}
+
+}  // namespace pvt::pve
