@@ -1,0 +1,160 @@
+#include "controller/check/collect.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "controller/check/vzdump_log.h"
+
+namespace pvt::check {
+
+pve::ApiError not_read(std::string why) {
+  pve::ApiError e;
+  e.kind = pve::ErrorKind::server;
+  e.message = std::move(why);
+  return e;
+}
+
+namespace {
+
+pve::GuestKind kind_of(const std::string& type) {
+  return type == "lxc" ? pve::GuestKind::lxc : pve::GuestKind::qemu;
+}
+
+// Errors after which nothing else can be read: the API itself is unusable.
+bool api_unusable(const pve::ApiError& e) {
+  switch (e.kind) {
+    case pve::ErrorKind::unreachable:
+    case pve::ErrorKind::timeout:
+    case pve::ErrorKind::tls:
+    case pve::ErrorKind::unauthorized:
+    case pve::ErrorKind::malformed:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void collect_tasks(const config::Config& cfg, pve::Client& client, const CollectOptions& options,
+                   const std::string& node, Observation& o) {
+  NodeTasks nt;
+  nt.tasks = client.node_tasks(node, "vzdump", options.task_list_limit);
+  if (nt.tasks) {
+    int logs_read = 0;
+    for (size_t i = 0; i < cfg.guests.size(); ++i) {
+      const auto& res = o.guests[i].resource;
+      if (!res || res->node != node) continue;
+      for (const auto& task : *nt.tasks) {
+        const bool single = task.id == std::to_string(res->vmid);
+        if (!single && !task.id.empty()) continue;
+        auto log = nt.logs.find(task.upid);
+        if (log == nt.logs.end()) {
+          // A single-guest task that ended OK needs no log; every other one is read, up to
+          // a bound per node.
+          const bool need_log = !single || !task.status || *task.status != "OK";
+          if (need_log) {
+            if (logs_read >= options.task_logs_per_node) break;
+            ++logs_read;
+            log = nt.logs.emplace(task.upid, client.task_log(node, task.upid)).first;
+          }
+        }
+        const std::vector<pve::TaskLogLine>* lines =
+            log != nt.logs.end() && log->second ? &*log->second : nullptr;
+        if (task_covers(task, lines, res->vmid)) break;  // newest task of this guest found
+      }
+    }
+  }
+  o.node_tasks.emplace(node, std::move(nt));
+}
+
+}  // namespace
+
+Observation collect(const config::Config& cfg, pve::Client& client, const CollectOptions& options,
+                    std::chrono::system_clock::time_point now) {
+  Observation o;
+  o.now = now;
+  o.guests.resize(cfg.guests.size());
+
+  o.version = client.version();
+  if (!o.version && api_unusable(o.version.error())) {
+    const auto e = o.version.error();
+    o.cluster = tl::unexpected(e);
+    o.qdevice = tl::unexpected(e);
+    o.permissions = tl::unexpected(e);
+    o.resources = tl::unexpected(e);
+    o.storages = tl::unexpected(e);
+    o.jobs = tl::unexpected(e);
+  } else {
+    o.cluster = client.cluster_status();
+    if (o.cluster && o.cluster->is_cluster && o.cluster->nodes.size() == 2) {
+      o.qdevice = client.qdevice();
+    }
+    o.permissions = client.permissions();
+    o.resources = client.vm_resources();
+    o.storages = client.storage_resources();
+    o.jobs = client.backup_jobs();
+    if (o.jobs) {
+      for (const auto& job : *o.jobs) {
+        if (job.enabled && job.pool && !o.pools.count(*job.pool)) {
+          o.pools.emplace(*job.pool, client.pool(*job.pool));
+        }
+      }
+    }
+
+    std::set<std::string> offline;
+    if (o.cluster) {
+      for (const auto& n : o.cluster->nodes) {
+        if (!n.online) offline.insert(n.name);
+      }
+    }
+    for (size_t i = 0; i < cfg.guests.size(); ++i) {
+      const auto& g = cfg.guests[i];
+      auto& go = o.guests[i];
+      if (!o.resources) continue;
+      for (const auto& r : *o.resources) {
+        if (r.vmid == g.vmid) go.resource = r;
+      }
+      if (!go.resource) continue;
+      const std::string& node = go.resource->node;
+      if (offline.count(node)) {
+        pve::ApiError e = not_read(fmt::format("node {} is offline", node));
+        e.kind = pve::ErrorKind::node_unreachable;
+        go.config = tl::unexpected(e);
+        continue;
+      }
+      go.config = client.guest_config(node, kind_of(go.resource->type), g.vmid);
+      if (!*go.config && go.config->error().kind == pve::ErrorKind::node_unreachable) {
+        offline.insert(node);
+        continue;
+      }
+      if (o.storages) {
+        for (const auto& s : *o.storages) {
+          if (s.node != node || !s.has_content("backup") || s.status != "available") continue;
+          go.backups.push_back(StorageBackups{s.storage, s.plugintype,
+                                              client.backup_volumes(node, s.storage, g.vmid)});
+        }
+      }
+    }
+    std::set<std::string> nodes;
+    for (const auto& go : o.guests) {
+      if (go.resource && !offline.count(go.resource->node)) nodes.insert(go.resource->node);
+    }
+    for (const auto& node : nodes) collect_tasks(cfg, client, options, node, o);
+  }
+
+  for (const auto& t : cfg.tunnels) {
+    if (!t.control_url) continue;
+    auto timeout = std::chrono::milliseconds(5000);
+    if (options.deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *options.deadline - std::chrono::steady_clock::now());
+      timeout = std::clamp(left, std::chrono::milliseconds(1), timeout);
+    }
+    o.workers.emplace(t.name, options.fetch_worker(*t.control_url, t.control_token, timeout));
+  }
+  spdlog::debug("check: {} API requests", client.requests_made());
+  return o;
+}
+
+}  // namespace pvt::check

@@ -1,0 +1,31 @@
+// The I/O half of `check`: reads what the rules need through the PVE client and the workers'
+// status APIs. Only GETs. The number of API calls grows with the configured guests, never with
+// the size of the cluster.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/config.h"
+#include "controller/check/observation.h"
+#include "pve/client.h"
+
+namespace pvt::check {
+
+using WorkerStatusFetcher = std::function<Result<tunnel::WorkerStatus>(
+    const std::string& url, const std::string& token, std::chrono::milliseconds timeout)>;
+
+struct CollectOptions {
+  // Time left for the workers' status calls is bounded by this too.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  WorkerStatusFetcher fetch_worker = tunnel::fetch_worker_status;
+  int task_list_limit = 50;     // newest vzdump tasks listed per node
+  int task_logs_per_node = 10;  // at most this many logs read per node
+};
+
+Observation collect(const config::Config& cfg, pve::Client& client, const CollectOptions& options,
+                    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+
+}  // namespace pvt::check
