@@ -1,0 +1,763 @@
+#include "tools/pvesim/simulator.h"
+
+#include <fmt/format.h>
+
+#include <regex>
+#include <thread>
+
+namespace pvt::sim {
+namespace {
+
+int64_t wall_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+SimResponse ok_data(const Json& d) { return SimResponse{200, "OK", Json{{"data", d}}.dump(), 0}; }
+
+// Proxmox's error shape: the message in the status line and in the body.
+SimResponse error(int status, const std::string& message) {
+  return SimResponse{status, message, Json{{"data", nullptr}, {"message", message + "\n"}}.dump(),
+                     0};
+}
+
+SimResponse forbidden(const std::string& path, const std::string& priv) {
+  return error(403, fmt::format("Permission check failed ({}, {})", path, priv));
+}
+
+SimResponse bad_param(const std::string& param, const std::string& message) {
+  SimResponse r = error(400, "Parameter verification failed.");
+  r.body = Json{{"data", nullptr},
+                {"message", "Parameter verification failed.\n"},
+                {"errors", {{param, message + "\n"}}}}
+               .dump();
+  return r;
+}
+
+std::string vm_path(int64_t vmid) { return fmt::format("/vms/{}", vmid); }
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else if (c != ' ') {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+std::optional<int64_t> to_int(const std::string& s) {
+  try {
+    size_t used = 0;
+    int64_t v = std::stoll(s, &used);
+    if (used == s.size()) return v;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+std::string param(const SimRequest& r, const std::string& k, const std::string& def = "") {
+  auto it = r.params.find(k);
+  return it == r.params.end() ? def : it->second;
+}
+
+}  // namespace
+
+Simulator::Simulator(Topology topology, NowFn now)
+    : t_(std::move(topology)), now_(now ? std::move(now) : NowFn(wall_now)) {}
+
+Guest* Simulator::find_guest(int64_t vmid) {
+  for (auto& g : t_.guests) {
+    if (g.vmid == vmid) return &g;
+  }
+  return nullptr;
+}
+
+const Node* Simulator::find_node(const std::string& name) const {
+  for (const auto& n : t_.nodes) {
+    if (n.name == name) return &n;
+  }
+  return nullptr;
+}
+
+bool Simulator::node_offline(const std::string& node) const {
+  const Node* n = find_node(node);
+  return n == nullptr || !n->online || t_.faults.offline_nodes.count(node) > 0;
+}
+
+bool Simulator::quorate() const {
+  if (t_.faults.quorum_lost) return false;
+  if (!t_.cluster_name) return true;
+  int votes = t_.qdevice ? 1 : 0, expected = static_cast<int>(t_.nodes.size()) + votes;
+  for (const auto& n : t_.nodes) votes += node_offline(n.name) ? 0 : 1;
+  return votes * 2 > expected;
+}
+
+std::string Simulator::new_task(const std::string& node, const std::string& type,
+                                const std::string& id, const std::string& user, int duration_ms) {
+  Task task;
+  task.node = node;
+  task.type = type;
+  task.id = id;
+  task.user = user;
+  task.starttime = now_();
+  task.endtime = task.starttime + (duration_ms + 999) / 1000;
+  task.upid = make_upid(node, type, id, user, task.starttime, next_pid_++);
+  finish_at_ms_[task.upid] = wall_now_ms() + duration_ms;
+  t_.tasks.push_back(task);
+  return t_.tasks.back().upid;
+}
+
+void Simulator::advance(int64_t) {
+  const int64_t now_ms = wall_now_ms();
+  for (auto& task : t_.tasks) {
+    if (task.finished) continue;
+    auto at = finish_at_ms_.find(task.upid);
+    if (at != finish_at_ms_.end() && at->second > now_ms) continue;
+    task.finished = true;
+    task.endtime = now_();
+    auto effect = on_finish_.find(task.upid);
+    if (effect != on_finish_.end()) {
+      effect->second(task);
+      on_finish_.erase(effect);
+    }
+    if (task.exitstatus.empty()) task.exitstatus = "OK";
+    task.log.push_back(task.exitstatus == "OK" ? "TASK OK"
+                       : task.exitstatus.rfind("WARNINGS", 0) == 0
+                           ? "TASK " + task.exitstatus
+                           : "TASK ERROR: " + task.exitstatus);
+  }
+}
+
+SimResponse Simulator::handle(const SimRequest& r) {
+  std::lock_guard lock(mu_);
+  const int latency = t_.faults.latency_ms;
+  // Authentication: "PVEAPIToken=USER@REALM!TOKENID=SECRET".
+  const std::string prefix = "PVEAPIToken=";
+  const Token* token = nullptr;
+  if (r.authorization.rfind(prefix, 0) == 0) {
+    const std::string rest = r.authorization.substr(prefix.size());
+    const auto eq = rest.rfind('=');
+    if (eq != std::string::npos) {
+      for (const auto& tk : t_.tokens) {
+        if (tk.id == rest.substr(0, eq) && tk.secret == rest.substr(eq + 1)) token = &tk;
+      }
+    }
+  }
+  if (token == nullptr) {
+    SimResponse res{401, r.authorization.empty() ? "No ticket" : "invalid token value!",
+                    Json{{"data", nullptr}}.dump(), t_.timing.auth_failure_delay_ms};
+    return res;
+  }
+  for (const auto& prefix_path : t_.faults.garbage_paths) {
+    if (r.path.rfind(prefix_path, 0) == 0) {
+      SimResponse res{200, "OK", "{\"data\":[{\"vmid\":110,\"node\":\"pv", latency};
+      return res;
+    }
+  }
+  if (t_.faults.error_rate > 0 &&
+      std::uniform_real_distribution<double>(0, 1)(rng_) < t_.faults.error_rate) {
+    SimResponse res = error(500, "simulated internal error");
+    res.delay_ms = latency;
+    return res;
+  }
+  advance(now_());
+  SimResponse res = dispatch(r, *token);
+  res.delay_ms = latency;
+  return res;
+}
+
+SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
+  static const std::regex node_re(R"(^/nodes/([^/]+)(/.*)?$)");
+  static const std::regex guest_re(R"(^/(qemu|lxc)/(\d+)/(status/current|config|status/start)$)");
+  static const std::regex task_re(R"(^/tasks/([^/]+)/(status|log)$)");
+  static const std::regex content_re(R"(^/storage/([^/]+)/content$)");
+  static const std::regex pool_re(R"(^/pools/([^/]+)$)");
+  const std::string& m = r.method;
+  const std::string& p = r.path;
+  const int64_t now = now_();
+
+  if (m == "GET" && p == "/version") {
+    return ok_data(
+        {{"version", t_.version}, {"release", t_.version.substr(0, 3)}, {"repoid", "f72b1f86"}});
+  }
+  if (m == "GET" && p == "/access/permissions") {
+    Json out = Json::object();
+    for (const auto& [path, privs] : tok.acl) {
+      Json set = Json::object();
+      for (const auto& pr : privs) set[pr] = 1;
+      out[path] = set;
+    }
+    auto path = r.params.find("path");
+    if (path != r.params.end()) {
+      Json one = Json::object();
+      for (const auto& [path2, privs] : tok.acl) {
+        for (const auto& pr : privs) {
+          if (tok.has(path->second, pr)) one[pr] = 1;
+        }
+        (void)path2;
+      }
+      return ok_data({{path->second, one}});
+    }
+    return ok_data(out);
+  }
+  if (m == "GET" && p == "/cluster/status") {
+    if (!tok.has("/", "Sys.Audit")) return forbidden("/", "Sys.Audit");
+    Json list = Json::array();
+    if (t_.cluster_name) {
+      list.push_back({{"type", "cluster"},
+                      {"id", "cluster"},
+                      {"name", *t_.cluster_name},
+                      {"nodes", t_.nodes.size()},
+                      {"quorate", quorate() ? 1 : 0},
+                      {"version", 7}});
+    }
+    int64_t id = 1;
+    for (const auto& n : t_.nodes) {
+      Json e = {{"type", "node"},
+                {"id", "node/" + n.name},
+                {"name", n.name},
+                {"ip", n.ip},
+                {"online", node_offline(n.name) ? 0 : 1},
+                {"local", id == 1 ? 1 : 0},
+                {"level", ""}};
+      if (t_.cluster_name) e["nodeid"] = id;
+      ++id;
+      list.push_back(e);
+    }
+    return ok_data(list);
+  }
+  if (m == "GET" && p == "/cluster/config/qdevice") {
+    if (!tok.has("/", "Sys.Audit")) return forbidden("/", "Sys.Audit");
+    if (!t_.qdevice) return ok_data(Json::object());
+    return ok_data({{"Algorithm", "Fifty-Fifty split"},
+                    {"State", "Connected"},
+                    {"Tie-breaker", "Node with lowest node ID"}});
+  }
+  if (m == "GET" && p == "/cluster/resources") {
+    const std::string type = param(r, "type");
+    if (!type.empty() && type != "vm" && type != "storage" && type != "node" && type != "sdn") {
+      return bad_param(
+          "type",
+          "value '" + type + "' does not have a value in the enumeration 'vm, storage, node, sdn'");
+    }
+    Json list = Json::array();
+    if (type.empty() || type == "node") {
+      for (const auto& n : t_.nodes) {
+        if (!tok.has("/nodes/" + n.name, "Sys.Audit")) continue;
+        const bool off = node_offline(n.name);
+        list.push_back({{"id", "node/" + n.name},
+                        {"type", "node"},
+                        {"node", n.name},
+                        {"status", off ? "offline" : "online"},
+                        {"level", ""},
+                        {"maxcpu", 8},
+                        {"maxmem", 34359738368LL},
+                        {"uptime", off ? 0 : 86400}});
+      }
+    }
+    if (type.empty() || type == "vm") {
+      for (const auto& g : t_.guests) {
+        if (!tok.has(vm_path(g.vmid), "VM.Audit")) continue;  // silently left out, as PVE does
+        const bool off = node_offline(g.node);
+        Json e = {{"id", fmt::format("{}/{}", g.type, g.vmid)},
+                  {"type", g.type},
+                  {"vmid", g.vmid},
+                  {"name", g.name},
+                  {"node", g.node},
+                  {"status", off ? "unknown" : g.status},
+                  {"template", g.is_template ? 1 : 0},
+                  {"maxmem", 2147483648LL},
+                  {"mem", g.status == "running" ? 1073741824LL : 0},
+                  {"maxcpu", 2},
+                  {"cpu", g.status == "running" ? 0.0123 : 0},
+                  {"maxdisk", 34359738368LL},
+                  {"disk", 0},
+                  {"uptime", g.status == "running" ? 3600 : 0},
+                  {"netin", 0},
+                  {"netout", 0},
+                  {"diskread", 0},
+                  {"diskwrite", 0}};
+        if (g.lock) e["lock"] = *g.lock;
+        if (g.pool) e["pool"] = *g.pool;
+        if (g.ha_managed) e["hastate"] = "started";
+        list.push_back(e);
+      }
+    }
+    if (type.empty() || type == "storage") {
+      for (const auto& n : t_.nodes) {
+        for (const auto& s : t_.storages) {
+          if (!s.on_node(n.name)) continue;
+          const std::string sp = "/storage/" + s.id;
+          if (!tok.has(sp, "Datastore.Audit") && !tok.has(sp, "Datastore.AllocateSpace")) continue;
+          std::string content;
+          for (const auto& c : s.content) content += (content.empty() ? "" : ",") + c;
+          list.push_back({{"id", fmt::format("storage/{}/{}", n.name, s.id)},
+                          {"type", "storage"},
+                          {"storage", s.id},
+                          {"node", n.name},
+                          {"plugintype", s.type},
+                          {"content", content},
+                          {"status", node_offline(n.name) ? "unknown" : "available"},
+                          {"shared", s.shared ? 1 : 0},
+                          {"disk", 4134985728LL},
+                          {"maxdisk", 14484905984LL}});
+        }
+      }
+    }
+    return ok_data(list);
+  }
+  if (m == "GET" && p == "/nodes") {
+    Json list = Json::array();
+    for (const auto& n : t_.nodes) {
+      const bool off = node_offline(n.name);
+      Json e = {{"node", n.name},
+                {"status", off ? "offline" : "online"},
+                {"type", "node"},
+                {"id", "node/" + n.name},
+                {"level", ""},
+                {"ssl_fingerprint",
+                 "5A:D4:1B:9C:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:"
+                 "77:88:99:AA:BB"}};
+      if (!off) {
+        e["uptime"] = 86400;
+        e["maxcpu"] = 8;
+      }
+      list.push_back(e);
+    }
+    return ok_data(list);
+  }
+  if (m == "GET" && p == "/cluster/backup") {
+    if (!tok.has("/", "Sys.Audit")) return forbidden("/", "Sys.Audit");
+    Json list = Json::array();
+    for (const auto& j : t_.jobs) list.push_back(j.raw);
+    return ok_data(list);
+  }
+  if (m == "GET" && p == "/cluster/backup-info/not-backed-up") {
+    if (!tok.has("/", "Sys.Audit")) return forbidden("/", "Sys.Audit");
+    Json list = Json::array();
+    for (const auto& g : t_.guests) {
+      if (g.is_template) continue;
+      bool covered = false;
+      for (const auto& j : t_.jobs) {  // ignores "enabled", like PVE
+        const auto& raw = j.raw;
+        if (raw.contains("node") && raw["node"] != g.node) continue;
+        if (raw.value("all", 0) == 1) {
+          auto ex = split(raw.value("exclude", ""), ',');
+          covered |= std::find(ex.begin(), ex.end(), std::to_string(g.vmid)) == ex.end();
+        }
+        auto ids = split(raw.contains("vmid") ? raw["vmid"].get<std::string>() : "", ',');
+        covered |= std::find(ids.begin(), ids.end(), std::to_string(g.vmid)) != ids.end();
+        if (raw.contains("pool") && g.pool && raw["pool"] == *g.pool) covered = true;
+      }
+      if (!covered) list.push_back({{"vmid", g.vmid}, {"name", g.name}, {"type", g.type}});
+    }
+    return ok_data(list);
+  }
+  if (m == "GET" && p == "/storage") {
+    Json list = Json::array();
+    for (const auto& s : t_.storages) {
+      if (!tok.has("/storage/" + s.id, "Datastore.Audit") &&
+          !tok.has("/storage/" + s.id, "Datastore.AllocateSpace"))
+        continue;
+      std::string content;
+      for (const auto& c : s.content) content += (content.empty() ? "" : ",") + c;
+      Json e = {{"storage", s.id}, {"type", s.type}, {"content", content}, {"digest", "2b3c"}};
+      if (s.shared) e["shared"] = 1;
+      if (!s.prune_backups.empty()) e["prune-backups"] = s.prune_backups;
+      list.push_back(e);
+    }
+    return ok_data(list);
+  }
+  std::smatch pm;
+  if (m == "GET" && std::regex_match(p, pm, pool_re)) {
+    const std::string id = pm[1];
+    if (!tok.has("/pool/" + id, "Pool.Audit")) return forbidden("/pool/" + id, "Pool.Audit");
+    auto it = t_.pools.find(id);
+    if (it == t_.pools.end()) return error(500, fmt::format("pool '{}' does not exist", id));
+    return ok_data(it->second);
+  }
+
+  std::smatch nm;
+  if (!std::regex_match(p, nm, node_re))
+    return error(501, fmt::format("Method '{} {}' not implemented", m, p));
+  const std::string node = nm[1];
+  const std::string rest = nm[2];
+  if (find_node(node) == nullptr) return error(500, fmt::format("no such cluster node '{}'", node));
+  if (node_offline(node)) return error(595, "Connection refused");
+
+  if (m == "GET" && rest == "/time") {
+    const Node* n = find_node(node);
+    return ok_data({{"timezone", n->timezone}, {"time", now}, {"localtime", now}});
+  }
+  std::smatch gm;
+  if (std::regex_match(rest, gm, guest_re)) {
+    const std::string type = gm[1];
+    const int64_t vmid = std::stoll(gm[2]);
+    const std::string what = gm[3];
+    Guest* g = find_guest(vmid);
+    const std::string vp = vm_path(vmid);
+    const char* conf_dir = type == "qemu" ? "qemu-server" : "lxc";
+    if (g == nullptr || g->type != type || g->node != node) {
+      if (!tok.has(vp, "VM.Audit")) return forbidden(vp, "VM.Audit");
+      return error(500, fmt::format("Configuration file 'nodes/{}/{}/{}.conf' does not exist", node,
+                                    conf_dir, vmid));
+    }
+    if (m == "GET" && what == "status/current") {
+      if (!tok.has(vp, "VM.Audit")) return forbidden(vp, "VM.Audit");
+      Json d = {{"vmid", vmid},
+                {"status", g->status},
+                {"name", g->name},
+                {"uptime", g->status == "running" ? 3600 : 0},
+                {"ha", {{"managed", g->ha_managed ? 1 : 0}}}};
+      if (type == "qemu") d["qmpstatus"] = g->status;
+      if (g->lock) d["lock"] = *g->lock;
+      if (g->is_template) d["template"] = 1;
+      return ok_data(d);
+    }
+    if (m == "GET" && what == "config") {
+      if (!tok.has(vp, "VM.Audit")) return forbidden(vp, "VM.Audit");
+      return ok_data(g->config);
+    }
+    if (m == "PUT" && what == "config") {
+      if (!tok.has(vp, "VM.Config.Options")) return forbidden(vp, "VM.Config.Options");
+      if (type == "qemu" && r.params.count("startup") && !tok.has("/", "Sys.Modify")) {
+        return forbidden("/", "Sys.Modify");
+      }
+      if (g->lock) return error(500, fmt::format("VM is locked ({})", *g->lock));
+      for (const auto& [k, v] : r.params) {
+        if (k == "delete") {
+          for (const auto& d : split(v, ',')) g->config.erase(d);
+        } else if (k == "onboot") {
+          if (v != "0" && v != "1")
+            return bad_param("onboot", "type check ('boolean') failed - got '" + v + "'");
+          g->config["onboot"] = std::stoi(v);
+        } else if (k == "digest") {
+          if (v != g->config.value("digest", "")) {
+            return error(
+                500, "detected modified configuration - file changed by other user? Try again.");
+          }
+        } else {
+          g->config[k] = v;
+        }
+      }
+      return ok_data(nullptr);
+    }
+    if (m == "POST" && what == "status/start") {
+      if (!tok.has(vp, "VM.PowerMgmt")) return forbidden(vp, "VM.PowerMgmt");
+      if (!quorate()) return error(500, "cluster not ready - no quorum?");
+      if (g->status == "running" && type == "lxc") {
+        return error(500, fmt::format("CT {} already running", vmid));
+      }
+      const std::string upid = new_task(node, type == "qemu" ? "qmstart" : "vzstart",
+                                        std::to_string(vmid), tok.id, t_.timing.start_delay_ms);
+      auto fail_it = t_.faults.fail_next_start.find(vmid);
+      std::string failure =
+          g->status == "running" ? fmt::format("VM {} already running", vmid) : "";
+      if (fail_it != t_.faults.fail_next_start.end()) {
+        failure = fail_it->second;
+        t_.faults.fail_next_start.erase(fail_it);
+      }
+      on_finish_[upid] = [this, vmid, failure](Task& task) {
+        if (!failure.empty()) {
+          task.log.push_back(failure);
+          task.exitstatus = failure;
+          return;
+        }
+        if (Guest* gg = find_guest(vmid)) gg->status = "running";
+      };
+      return ok_data(upid);
+    }
+    return error(501, fmt::format("Method '{} {}' not implemented", m, p));
+  }
+  if (m == "POST" && rest == "/vzdump") {
+    std::vector<int64_t> vmids;
+    for (const auto& s : split(param(r, "vmid"), ',')) {
+      auto v = to_int(s);
+      if (!v) return bad_param("vmid", "invalid format - value does not look like a valid VM ID");
+      vmids.push_back(*v);
+    }
+    if (vmids.empty() && param(r, "all") != "1")
+      return bad_param("vmid", "property is missing and it is not optional");
+    const std::string storage = param(r, "storage", "local");
+    for (auto v : vmids) {
+      if (!tok.has(vm_path(v), "VM.Backup")) return forbidden(vm_path(v), "VM.Backup");
+    }
+    if (!tok.has("/storage/" + storage, "Datastore.AllocateSpace")) {
+      return forbidden("/storage/" + storage, "Datastore.AllocateSpace");
+    }
+    std::vector<int64_t> here;
+    for (auto v : vmids) {
+      if (Guest* g = find_guest(v); g && g->node == node) here.push_back(v);
+    }
+    if (here.empty()) return ok_data("OK");  // none of them on this node: no task
+    for (const auto& task : t_.tasks) {
+      if (task.node == node && task.type == "vzdump" && !task.finished) {
+        // Real vzdump waits for the node's lock; callers see a second running task.
+        break;
+      }
+    }
+    const std::string id = here.size() == 1 ? std::to_string(here[0]) : "";
+    const std::string upid = new_task(node, "vzdump", id, tok.id, t_.timing.vzdump_duration_ms);
+    std::map<int64_t, std::string> failures;
+    for (auto v : here) {
+      auto f = t_.faults.fail_next_vzdump.find(v);
+      if (f != t_.faults.fail_next_vzdump.end()) {
+        failures[v] = f->second;
+        t_.faults.fail_next_vzdump.erase(f);
+      }
+    }
+    on_finish_[upid] = [this, here, storage, failures](Task& task) {
+      std::string ids;
+      for (auto v : here) ids += (ids.empty() ? "" : " ") + std::to_string(v);
+      task.log.push_back(
+          fmt::format("INFO: starting new backup job: vzdump {} --storage {}", ids, storage));
+      bool errors = false;
+      for (auto v : here) {
+        Guest* g = find_guest(v);
+        const std::string type = g ? g->type : "qemu";
+        task.log.push_back(fmt::format("INFO: Starting Backup of VM {} ({})", v, type));
+        if (auto f = failures.find(v); f != failures.end()) {
+          task.log.push_back(fmt::format("ERROR: Backup of VM {} failed - {}", v, f->second));
+          errors = true;
+          continue;
+        }
+        const Storage* st = nullptr;
+        for (const auto& s : t_.storages) {
+          if (s.id == storage) st = &s;
+        }
+        BackupVolume b;
+        b.storage = storage;
+        b.vmid = v;
+        b.subtype = type;
+        b.ctime = now_();
+        b.size = 1536LL * 1024 * 1024;
+        b.format = st && st->type == "pbs" ? (type == "qemu" ? "pbs-vm" : "pbs-ct")
+                                           : (type == "qemu" ? "vma.zst" : "tar.zst");
+        b.volid = st ? backup_volid(*st, type, v, b.ctime)
+                     : fmt::format("{}:backup/vzdump-{}-{}.vma.zst", storage, type, v);
+        if (g) {
+          for (const auto& [k, val] : g->config.items()) {
+            if (k != "digest")
+              b.guest_config +=
+                  fmt::format("{}: {}\n", k, val.is_string() ? val.get<std::string>() : val.dump());
+          }
+        }
+        t_.backups.push_back(b);
+        task.log.push_back(fmt::format("INFO: Finished Backup of VM {} (00:00:02)", v));
+      }
+      task.log.push_back(errors ? "INFO: Backup job finished with errors"
+                                : "INFO: Backup job finished successfully");
+      task.exitstatus = errors ? "job errors" : "OK";
+    };
+    return ok_data(upid);
+  }
+  if (m == "GET" && rest == "/tasks") {
+    const bool see_all = tok.has("/nodes/" + node, "Sys.Audit");
+    const std::string typefilter = param(r, "typefilter");
+    const std::string vmid = param(r, "vmid");
+    const int64_t limit = to_int(param(r, "limit", "50")).value_or(50);
+    const int64_t start = to_int(param(r, "start", "0")).value_or(0);
+    const int64_t since = to_int(param(r, "since", "0")).value_or(0);
+    std::vector<const Task*> matching;
+    for (const auto& task : t_.tasks) {
+      if (task.node != node) continue;
+      if (!typefilter.empty() && task.type != typefilter) continue;
+      if (!vmid.empty() && task.id != vmid) continue;  // drops multi-guest jobs, like PVE
+      if (!see_all && task.user != tok.id) continue;
+      if (task.starttime < since) continue;
+      matching.push_back(&task);
+    }
+    std::sort(matching.begin(), matching.end(),
+              [](const Task* a, const Task* b) { return a->starttime > b->starttime; });
+    Json list = Json::array();
+    for (int64_t i = start; i < static_cast<int64_t>(matching.size()) && i < start + limit; ++i) {
+      const Task& task = *matching[static_cast<size_t>(i)];
+      const auto bang = task.user.find('!');
+      Json e = {{"upid", task.upid},
+                {"node", task.node},
+                {"type", task.type},
+                {"id", task.id},
+                {"user", task.user.substr(0, bang)},
+                {"starttime", task.starttime},
+                {"pid", 4242},
+                {"pstart", 373879}};
+      if (bang != std::string::npos) e["tokenid"] = task.user.substr(bang + 1);
+      if (task.finished) {
+        e["endtime"] = task.endtime;
+        e["status"] = task.exitstatus;
+      }
+      list.push_back(e);
+    }
+    return ok_data(list);
+  }
+  std::smatch tm;
+  if (m == "GET" && std::regex_match(rest, tm, task_re)) {
+    const std::string upid = tm[1];
+    const Task* task = nullptr;
+    for (const auto& x : t_.tasks) {
+      if (x.upid == upid && x.node == node) task = &x;
+    }
+    if (task == nullptr)
+      return error(500, fmt::format("unable to open file - No such file or directory"));
+    if (task->user != tok.id && !tok.has("/nodes/" + node, "Sys.Audit")) {
+      return forbidden("/nodes/" + node, "Sys.Audit");
+    }
+    if (std::string(tm[2]) == "status") {
+      const auto bang = task->user.find('!');
+      Json d = {{"upid", task->upid},
+                {"node", task->node},
+                {"type", task->type},
+                {"id", task->id},
+                {"user", task->user.substr(0, bang)},
+                {"starttime", task->starttime},
+                {"pid", 4242},
+                {"pstart", 373879},
+                {"status", task->finished ? "stopped" : "running"}};
+      if (bang != std::string::npos) d["tokenid"] = task->user.substr(bang + 1);
+      if (task->finished) d["exitstatus"] = task->exitstatus;
+      return ok_data(d);
+    }
+    const int64_t start = to_int(param(r, "start", "0")).value_or(0);
+    const int64_t limit = to_int(param(r, "limit", "50")).value_or(50);
+    Json lines = Json::array();
+    for (int64_t i = start; i < static_cast<int64_t>(task->log.size()) && i < start + limit; ++i) {
+      lines.push_back({{"n", i + 1}, {"t", task->log[static_cast<size_t>(i)]}});
+    }
+    if (lines.empty() && task->log.empty()) lines.push_back({{"n", 1}, {"t", "no content"}});
+    return ok_data(lines);
+  }
+  std::smatch cm;
+  if (m == "GET" && std::regex_match(rest, cm, content_re)) {
+    const std::string storage = cm[1];
+    const std::string sp = "/storage/" + storage;
+    const Storage* st = nullptr;
+    for (const auto& s : t_.storages) {
+      if (s.id == storage && s.on_node(node)) st = &s;
+    }
+    if (st == nullptr) return error(500, fmt::format("storage '{}' does not exist", storage));
+    if (!tok.has(sp, "Datastore.Audit") && !tok.has(sp, "Datastore.AllocateSpace")) {
+      return forbidden(sp, "Datastore.Audit|Datastore.AllocateSpace");
+    }
+    const std::string content = param(r, "content");
+    const auto vmid = to_int(param(r, "vmid"));
+    Json list = Json::array();
+    if (content.empty() || content == "backup") {
+      for (const auto& b : t_.backups) {
+        if (b.storage != storage) continue;
+        if (vmid && b.vmid != *vmid) continue;
+        // Backups are silently left out unless the token may see them.
+        const bool visible =
+            tok.has(sp, "Datastore.Allocate") ||
+            (tok.has(sp, "Datastore.AllocateSpace") && tok.has(vm_path(b.vmid), "VM.Backup"));
+        if (!visible) continue;
+        Json e = {{"volid", b.volid},    {"content", "backup"}, {"vmid", b.vmid},
+                  {"ctime", b.ctime},    {"size", b.size},      {"format", b.format},
+                  {"subtype", b.subtype}};
+        if (!b.notes.empty()) e["notes"] = b.notes;
+        if (b.is_protected) e["protected"] = 1;
+        if (st->type == "pbs" && b.verification) {
+          e["verification"] = {{"state", *b.verification},
+                               {"upid", make_upid("pbs", "verificationjob", "store1:v-1",
+                                                  "root@pam", b.ctime + 3600, 77)}};
+        }
+        list.push_back(e);
+      }
+    }
+    return ok_data(list);
+  }
+  if (m == "GET" && rest == "/vzdump/extractconfig") {
+    const std::string volume = param(r, "volume");
+    if (volume.empty()) return bad_param("volume", "property is missing and it is not optional");
+    for (const auto& b : t_.backups) {
+      if (b.volid != volume) continue;
+      const std::string sp = "/storage/" + b.storage;
+      if (!tok.has(sp, "Datastore.Allocate") &&
+          !(tok.has(sp, "Datastore.AllocateSpace") && tok.has(vm_path(b.vmid), "VM.Backup"))) {
+        return forbidden(sp, "Datastore.AllocateSpace");
+      }
+      return ok_data(b.guest_config);
+    }
+    return error(500, fmt::format("volume '{}' does not exist", volume));
+  }
+  return error(501, fmt::format("Method '{} {}' not implemented", m, p));
+}
+
+SimResponse Simulator::admin(const std::string& method, const std::string& path,
+                             const std::string& body) {
+  std::lock_guard lock(mu_);
+  if (method == "GET" && path == "/_sim/state") {
+    Json guests = Json::array();
+    for (const auto& g : t_.guests) {
+      guests.push_back(
+          {{"vmid", g.vmid}, {"node", g.node}, {"status", g.status}, {"config", g.config}});
+    }
+    return SimResponse{
+        200, "OK",
+        Json{{"guests", guests}, {"tasks", t_.tasks.size()}, {"backups", t_.backups.size()}}.dump(),
+        0};
+  }
+  Json j = Json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return SimResponse{400, "Bad Request", R"({"error":"body must be a JSON object"})", 0};
+  if (method == "POST" && path == "/_sim/faults") {
+    auto& f = t_.faults;
+    if (j.contains("latency_ms")) f.latency_ms = j["latency_ms"].get<int>();
+    if (j.contains("error_rate")) f.error_rate = j["error_rate"].get<double>();
+    if (j.contains("offline_nodes"))
+      f.offline_nodes = j["offline_nodes"].get<std::set<std::string>>();
+    if (j.contains("quorum_lost")) f.quorum_lost = j["quorum_lost"].get<bool>();
+    if (j.contains("garbage_paths"))
+      f.garbage_paths = j["garbage_paths"].get<std::vector<std::string>>();
+    if (j.contains("fail_next_vzdump")) {
+      for (const auto& [k, v] : j["fail_next_vzdump"].items())
+        f.fail_next_vzdump[std::stoll(k)] = v.get<std::string>();
+    }
+    if (j.contains("fail_next_start")) {
+      for (const auto& [k, v] : j["fail_next_start"].items())
+        f.fail_next_start[std::stoll(k)] = v.get<std::string>();
+    }
+    return SimResponse{200, "OK", R"({"ok":true})", 0};
+  }
+  static const std::regex guest_re(R"(^/_sim/guest/(\d+)$)");
+  std::smatch gm;
+  if (method == "POST" && std::regex_match(path, gm, guest_re)) {
+    Guest* g = find_guest(std::stoll(gm[1]));
+    if (!g) return SimResponse{404, "Not Found", R"({"error":"no such guest"})", 0};
+    if (j.contains("status")) g->status = j["status"].get<std::string>();
+    if (j.contains("node")) g->node = j["node"].get<std::string>();
+    if (j.contains("lock")) {
+      if (j["lock"].is_null()) {
+        g->lock.reset();
+        g->config.erase("lock");
+      } else {
+        g->lock = j["lock"].get<std::string>();
+        g->config["lock"] = *g->lock;
+      }
+    }
+    if (j.contains("config")) {
+      for (const auto& [k, v] : j["config"].items()) {
+        if (v.is_null())
+          g->config.erase(k);
+        else
+          g->config[k] = v;
+      }
+    }
+    return SimResponse{200, "OK", R"({"ok":true})", 0};
+  }
+  return SimResponse{404, "Not Found", R"({"error":"unknown admin path"})", 0};
+}
+
+}  // namespace pvt::sim

@@ -1,0 +1,62 @@
+// The stateful Proxmox VE API: answers requests below /api2/json as a real cluster would
+// (shapes, type quirks, privileges, errors), and an admin API below /_sim for tests.
+// Transport-free: the server hands it method, path, parameters and the Authorization header.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "tools/pvesim/topology.h"
+
+namespace pvt::sim {
+
+struct SimRequest {
+  std::string method;
+  std::string path;                           // below /api2/json, e.g. "/cluster/resources"
+  std::map<std::string, std::string> params;  // query and form, merged
+  std::string authorization;
+};
+
+struct SimResponse {
+  int status = 200;
+  std::string reason = "OK";
+  std::string body;
+  int delay_ms = 0;  // the server sleeps this long before answering (outside the lock)
+};
+
+class Simulator {
+ public:
+  using NowFn = std::function<int64_t()>;  // epoch seconds
+
+  explicit Simulator(Topology topology, NowFn now = nullptr);
+
+  SimResponse handle(const SimRequest& request);
+  // Admin API (no PVE token): GET /_sim/state, POST /_sim/faults, POST /_sim/guest/{vmid}.
+  SimResponse admin(const std::string& method, const std::string& path, const std::string& body);
+
+ private:
+  SimResponse dispatch(const SimRequest& r, const Token& token);
+  void advance(int64_t now);  // finish due tasks and apply their effects
+  Guest* find_guest(int64_t vmid);
+  const Node* find_node(const std::string& name) const;
+  bool node_offline(const std::string& node) const;
+  bool quorate() const;
+  std::string new_task(const std::string& node, const std::string& type, const std::string& id,
+                       const std::string& user, int duration_ms);
+
+  Topology t_;
+  NowFn now_;
+  std::mutex mu_;
+  std::mt19937 rng_{12345};
+  uint32_t next_pid_ = 0x20000;
+  // Task completion effects, by UPID.
+  std::map<std::string, std::function<void(Task&)>> on_finish_;
+  // Tasks finish at endtime in milliseconds for sub-second delays.
+  std::map<std::string, int64_t> finish_at_ms_;
+};
+
+}  // namespace pvt::sim
