@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "cli/check_command.h"
 #include "cli/config_command.h"
 #include "cli/exit_codes.h"
 #include "common/config.h"
@@ -50,8 +51,8 @@ int parse_failure(const CLI::App& app, const CLI::ParseError& e, int argc, char*
     fmt::print(stderr, "pvectl-tunnel: {}\nRun with --help for usage.\n", e.what());
     return kBadUsage;
   }
-  (void)json_requested;
-  return kBadUsage;
+  return print_unknown_report(fmt::format("bad arguments: {}", e.what()),
+                              json_requested(argc, argv) ? OutputFormat::json : OutputFormat::text);
 }
 
 }  // namespace
@@ -69,6 +70,26 @@ int run(int argc, char** argv) {
   int quiet = 0;
   app.add_flag("-v,--verbose", verbose, "More log detail on stderr (repeatable)");
   app.add_flag("-q,--quiet", quiet, "Less log output (repeatable)");
+
+  // check
+  CheckArgs check_args;
+  std::string check_format = "text";
+  auto* check = app.add_subcommand(
+      "check",
+      "Compliance report of the tunnel guests and tunnels: boot flags, startup order, running "
+      "state, quorum, backup coverage, age and outcome, token privileges, tunnel health. Only "
+      "reads. Exit code 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (monitoring-plugins convention).");
+  check->add_option("--config", check_args.config_path, "Config file")->capture_default_str();
+  check->add_option("--format", check_format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  check->add_option("--guest", check_args.guest, "Only check this [[guest]] (by name)");
+  check
+      ->add_option("-t,--timeout", check_args.timeout_s,
+                   "Give up after S seconds for the whole run; what was not checked by then is "
+                   "UNKNOWN")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
 
   // config validate
   auto* config_cmd = app.add_subcommand("config", "Work with the config file");
@@ -97,6 +118,10 @@ int run(int argc, char** argv) {
   if (version->parsed()) {
     fmt::print("{}\n", kVersionText);
     return kSuccess;
+  }
+  if (check->parsed()) {
+    check_args.format = check_format == "json" ? OutputFormat::json : OutputFormat::text;
+    return run_check(check_args);
   }
   if (validate->parsed()) return run_config_validate(validate_args);
   return kBadUsage;

@@ -1,0 +1,86 @@
+#include "cli/check_command.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "cli/exit_codes.h"
+#include "common/clock.h"
+#include "controller/check/collect.h"
+#include "controller/check/rules.h"
+#include "controller/report.h"
+#include "pve/client.h"
+#include "pve/curl_transport.h"
+
+namespace pvt::cli {
+namespace {
+
+void print_report(const report::Report& r, OutputFormat format) {
+  if (format == OutputFormat::json) {
+    fmt::print("{}\n", report::to_json(r).dump(2));
+  } else {
+    fmt::print("{}", report::to_text(r, isatty(STDOUT_FILENO) == 1));
+  }
+  std::fflush(stdout);
+}
+
+// --guest NAME: the config reduced to that guest and the tunnels it carries.
+Result<config::Config> restrict_to_guest(config::Config cfg, const std::string& name) {
+  const config::Guest* g = cfg.find_guest(name);
+  if (g == nullptr)
+    return fail(fmt::format("--guest: no [[guest]] named \"{}\" in {}", name, cfg.path));
+  config::Guest keep = *g;
+  cfg.guests = {keep};
+  std::erase_if(cfg.tunnels, [&](const config::Tunnel& t) { return t.guest != name; });
+  return cfg;
+}
+
+}  // namespace
+
+int print_unknown_report(const std::string& error, OutputFormat format) {
+  if (format == OutputFormat::text) fmt::print(stderr, "pvectl-tunnel: {}\n", error);
+  print_report(report::unknown_report(error, std::chrono::system_clock::now()), format);
+  return kReportUnknown;
+}
+
+int run_check(const CheckArgs& args) {
+  auto loaded = config::load(args.config_path, config::Command::check);
+  if (!loaded) {
+    std::string joined;
+    for (const auto& p : loaded.error()) {
+      fmt::print(stderr, "{}\n", p.format());
+      if (!joined.empty()) joined += "; ";
+      joined += p.format();
+    }
+    return print_unknown_report(fmt::format("invalid config: {}", joined), args.format);
+  }
+  config::Config cfg = std::move(*loaded);
+  if (args.guest) {
+    auto restricted = restrict_to_guest(std::move(cfg), *args.guest);
+    if (!restricted) return print_unknown_report(restricted.error().message, args.format);
+    cfg = std::move(*restricted);
+  }
+  if (cfg.pve->insecure) {
+    spdlog::warn("pve.insecure = true in {}: the Proxmox VE certificate is NOT verified", cfg.path);
+  }
+
+  SystemClock clock;
+  pve::CurlTransport transport(pve::options_from_config(*cfg.pve));
+  pve::Client client(transport, clock);
+  // One deadline for the whole run: what is not checked by then is reported UNKNOWN.
+  auto deadline = clock.steady_now() + std::chrono::seconds(args.timeout_s);
+  client.set_deadline(deadline);
+
+  check::CollectOptions options;
+  options.deadline = deadline;
+  check::Observation observed = check::collect(cfg, client, options);
+  report::Report r = check::evaluate(cfg, observed);
+  spdlog::info("check made {} API requests", client.requests_made());
+  print_report(r, args.format);
+  return r.exit_code();
+}
+
+}  // namespace pvt::cli

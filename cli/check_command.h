@@ -1,0 +1,26 @@
+// `pvectl-tunnel check`: load config, collect observations through the PVE API and the workers,
+// evaluate the rules, print the report.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/config.h"
+
+namespace pvt::cli {
+
+enum class OutputFormat { text, json };
+
+struct CheckArgs {
+  std::string config_path = config::kDefaultPath;
+  OutputFormat format = OutputFormat::text;
+  std::optional<std::string> guest;
+  int timeout_s = 10;  // monitoring agents give up after ~10 s
+};
+
+int run_check(const CheckArgs& args);
+
+// Prints a report that is only an UNKNOWN error (bad arguments, bad config) and returns 3.
+int print_unknown_report(const std::string& error, OutputFormat format);
+
+}  // namespace pvt::cli
