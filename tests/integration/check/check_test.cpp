@@ -1,0 +1,337 @@
+// `pvectl-tunnel check` end to end: the real binary against pvesim over HTTPS, with the
+// certificate pinned by fingerprint, for each situation of issue 3.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "tests/support/subprocess.h"
+
+namespace pvt {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+const std::string kSecret = "8d4b3c1e-2f6a-4b7d-9e0c-5a1f2b3c4d5e";
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write_file(const fs::path& p, const std::string& text, fs::perms mode = fs::perms(0600)) {
+  std::ofstream(p) << text;
+  fs::permissions(p, mode);
+}
+
+// A running pvesim with a topology derived from examples/topology.toml, and a config pointing at
+// it. Tests edit the topology text before start, or the live state through the admin API.
+class CheckAgainstSim : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           fs::path("pvt-check-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
+    fs::create_directories(dir_);
+    topology_ = read_file(PVT_SOURCE_DIR "/examples/topology.toml");
+    // Short waits: the test does not need to see the real 3 s delay on a rejected token.
+    topology_ = std::regex_replace(topology_, std::regex("auth_failure_delay_ms = 3000"),
+                                   "auth_failure_delay_ms = 50");
+  }
+  void TearDown() override {
+    sim_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void start(const std::string& secret = kSecret) {
+    write_file(dir_ / "topology.toml", topology_, fs::perms(0644));
+    sim_ = std::make_unique<testing::Background>(
+        std::vector<std::string>{PVT_BINARY_DIR "/pvesim", "--topology",
+                                 (dir_ / "topology.toml").string(), "--listen", "127.0.0.1:0"});
+    const std::string l1 = sim_->read_line();
+    const std::string l2 = sim_->read_line();
+    ASSERT_EQ(l1.rfind("listening: https://127.0.0.1:", 0), 0u) << l1;
+    ASSERT_EQ(l2.rfind("fingerprint: ", 0), 0u) << l2;
+    url_ = l1.substr(std::string("listening: ").size());
+    fingerprint_ = l2.substr(std::string("fingerprint: ").size());
+    write_file(dir_ / "pve-token", secret + "\n");
+    std::string cfg = read_file(PVT_SOURCE_DIR "/examples/config.toml");
+    cfg = std::regex_replace(cfg, std::regex("endpoints = \\[.*\\]"),
+                             "endpoints = [\"" + url_ + "\"]");
+    cfg = std::regex_replace(cfg, std::regex("token_secret_file = \".*\""),
+                             "token_secret_file = \"" + (dir_ / "pve-token").string() + "\"");
+    cfg = std::regex_replace(cfg, std::regex("\nca_file = [^\n]*"),
+                             "\nfingerprint = \"" + fingerprint_ + "\"");
+    write_file(dir_ / "config.toml", cfg, fs::perms(0644));
+  }
+
+  // POST to the simulator's admin API.
+  void admin(const std::string& path, const Json& body) {
+    httplib::Client c(url_);
+    c.enable_server_certificate_verification(false);
+    auto res = c.Post(path.c_str(), body.dump(), "application/json");
+    ASSERT_TRUE(res) << "admin API unreachable";
+    ASSERT_EQ(res->status, 200) << res->body;
+  }
+
+  struct Outcome {
+    int exit_code;
+    Json report;
+    std::string err;
+  };
+  Outcome check(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {PVT_BINARY_DIR "/pvectl-tunnel", "check",    "--config",
+                                     (dir_ / "config.toml").string(), "--format", "json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = testing::run(args);
+    Json j = Json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << "not JSON: " << r.out << "\nstderr: " << r.err;
+    return {r.exit_code, j, r.err};
+  }
+
+  static const Json* result(const Json& report, const std::string& rule,
+                            const std::string& target) {
+    for (const auto& r : report["results"]) {
+      if (r["rule"] == rule && r["target"] == target) return &r;
+    }
+    return nullptr;
+  }
+  static std::string status_of(const Json& report, const std::string& rule,
+                               const std::string& target) {
+    const Json* r = result(report, rule, target);
+    return r ? (*r)["status"].get<std::string>() : "<missing>";
+  }
+
+  static inline int counter_ = 0;
+  fs::path dir_;
+  std::string topology_;
+  std::string url_, fingerprint_;
+  std::unique_ptr<testing::Background> sim_;
+};
+
+TEST_F(CheckAgainstSim, ReferenceTopologyShowsTheOneDeliberateFinding) {
+  start();
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_EQ(o.report["status"], "CRITICAL");
+  EXPECT_EQ(o.report["schema"], 1);
+  EXPECT_EQ(o.report["exit_code"], 2);
+  EXPECT_FALSE(o.report.contains("error"));
+  int critical = 0;
+  for (const auto& r : o.report["results"]) {
+    for (const char* k :
+         {"rule", "target", "status", "observed", "expected", "message", "remediation"}) {
+      EXPECT_TRUE(r.contains(k)) << r.dump();
+    }
+    if (r["status"] != "OK") {
+      ++critical;
+      EXPECT_EQ(r["rule"], "guest.onboot");
+      EXPECT_EQ(r["target"], "tunnel2");
+      EXPECT_EQ(r["observed"], "0");
+      EXPECT_EQ(r["expected"], "1");
+      EXPECT_EQ(r["remediation"], "`pct set 210 --onboot 1`");
+    }
+  }
+  EXPECT_EQ(critical, 1);
+  // Every rule for every guest, passing ones included.
+  for (const char* g : {"tunnel1", "tunnel2"}) {
+    for (const char* rule : {"guest.exists", "guest.node", "guest.type", "guest.template",
+                             "guest.onboot", "guest.startup", "guest.running", "guest.lock",
+                             "backup.job", "backup.age", "backup.task", "backup.verification"}) {
+      EXPECT_NE(result(o.report, rule, g), nullptr) << rule << " " << g;
+    }
+  }
+  for (const char* rule : {"cluster.quorum", "cluster.two_node"}) {
+    EXPECT_EQ(status_of(o.report, rule, "cluster"), "OK");
+  }
+  EXPECT_EQ(status_of(o.report, "token.privileges", "token"), "OK");
+}
+
+TEST_F(CheckAgainstSim, CompliantClusterIsOk) {
+  topology_ = std::regex_replace(
+      topology_, std::regex("\\[guest.config\\]\nstartup = \"order=1\"\nmemory = 512"),
+      "[guest.config]\nonboot = 1\nstartup = \"order=1\"\nmemory = 512");
+  start();
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 0) << o.report.dump(2);
+  EXPECT_EQ(o.report["status"], "OK");
+}
+
+TEST_F(CheckAgainstSim, TextOutputStartsWithThePluginLine) {
+  start();
+  auto r = testing::run(
+      {PVT_BINARY_DIR "/pvectl-tunnel", "check", "--config", (dir_ / "config.toml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(
+      r.out.rfind("PVECTL-TUNNEL CRITICAL - 1 critical, 0 warning | critical=1;warning=0;", 0), 0u)
+      << r.out;
+  EXPECT_EQ(r.out.find("\033["), std::string::npos) << "no colour when stdout is not a TTY";
+}
+
+TEST_F(CheckAgainstSim, EachGuestFindingOnItsOwn) {
+  start();
+  admin("/_sim/guest/110", {{"status", "stopped"}});
+  admin("/_sim/guest/210",
+        {{"config", {{"onboot", 1}, {"startup", "order=3"}}}, {"lock", "backup"}});
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_EQ(status_of(o.report, "guest.running", "tunnel1"), "CRITICAL");
+  EXPECT_EQ((*result(o.report, "guest.running", "tunnel1"))["remediation"], "`qm start 110`");
+  EXPECT_EQ(status_of(o.report, "guest.onboot", "tunnel2"), "OK");
+  EXPECT_EQ(status_of(o.report, "guest.startup", "tunnel2"), "WARNING");
+  EXPECT_EQ((*result(o.report, "guest.startup", "tunnel2"))["observed"], "order=3");
+  EXPECT_EQ(status_of(o.report, "guest.lock", "tunnel2"), "WARNING");
+  EXPECT_EQ((*result(o.report, "guest.lock", "tunnel2"))["observed"], "backup");
+}
+
+TEST_F(CheckAgainstSim, GuestOnAnotherNodeIsAWarningAndStillChecked) {
+  start();
+  admin("/_sim/guest/210", {{"node", "pve1"}, {"config", {{"onboot", 1}}}});
+  auto o = check();
+  EXPECT_EQ(status_of(o.report, "guest.node", "tunnel2"), "WARNING");
+  EXPECT_EQ((*result(o.report, "guest.node", "tunnel2"))["observed"], "pve1");
+  EXPECT_EQ(status_of(o.report, "guest.onboot", "tunnel2"), "OK");
+}
+
+TEST_F(CheckAgainstSim, MissingGuestIsCriticalAndTheRestUnknown) {
+  topology_ = std::regex_replace(topology_, std::regex("vmid = 210\ntype = \"lxc\""),
+                                 "vmid = 212\ntype = \"lxc\"");
+  start();
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_EQ(status_of(o.report, "guest.exists", "tunnel2"), "CRITICAL");
+  EXPECT_EQ(status_of(o.report, "guest.onboot", "tunnel2"), "UNKNOWN");
+  EXPECT_EQ((*result(o.report, "backup.age", "tunnel2"))["message"], "guest not found");
+}
+
+TEST_F(CheckAgainstSim, NodeOfflineIsNeverOk) {
+  start();
+  admin("/_sim/faults", {{"offline_nodes", {"pve2"}}});
+  auto o = check();
+  EXPECT_EQ(status_of(o.report, "guest.running", "tunnel2"), "UNKNOWN");
+  EXPECT_EQ(status_of(o.report, "guest.onboot", "tunnel2"), "UNKNOWN");
+  EXPECT_EQ(status_of(o.report, "backup.task", "tunnel2"), "UNKNOWN");
+  EXPECT_EQ(status_of(o.report, "guest.running", "tunnel1"), "OK");
+  // Two nodes + QDevice: one node down keeps quorum.
+  EXPECT_EQ(status_of(o.report, "cluster.quorum", "cluster"), "OK");
+}
+
+TEST_F(CheckAgainstSim, TwoNodesWithoutQDeviceLoseQuorumWithOneNode) {
+  topology_ = std::regex_replace(topology_, std::regex("qdevice = true"), "qdevice = false");
+  start();
+  auto o = check();
+  EXPECT_EQ(status_of(o.report, "cluster.two_node", "cluster"), "WARNING");
+  admin("/_sim/faults", {{"offline_nodes", {"pve1"}}});
+  o = check();
+  EXPECT_EQ(status_of(o.report, "cluster.quorum", "cluster"), "CRITICAL");
+  EXPECT_EQ(o.exit_code, 2);
+}
+
+TEST_F(CheckAgainstSim, QuorumLost) {
+  start();
+  admin("/_sim/faults", {{"quorum_lost", true}});
+  auto o = check();
+  EXPECT_EQ(status_of(o.report, "cluster.quorum", "cluster"), "CRITICAL");
+}
+
+TEST_F(CheckAgainstSim, RejectedTokenIsUnknownWithACompleteReport) {
+  start("wrong-secret");
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 3);
+  EXPECT_EQ(o.report["status"], "UNKNOWN");
+  ASSERT_TRUE(o.report.contains("error"));
+  EXPECT_NE(o.report["error"].get<std::string>().find("401"), std::string::npos)
+      << o.report["error"];
+  EXPECT_EQ(o.report["error"].get<std::string>().find("wrong-secret"), std::string::npos);
+  EXPECT_EQ(status_of(o.report, "guest.onboot", "tunnel1"), "UNKNOWN");
+  EXPECT_EQ(status_of(o.report, "cluster.quorum", "cluster"), "UNKNOWN");
+}
+
+TEST_F(CheckAgainstSim, TokenWithoutBackupPrivilegesSeesNoBackupsButSaysWhy) {
+  topology_ = std::regex_replace(
+      topology_, std::regex(", \"Datastore.AllocateSpace\", \"VM.Backup\"\\]"), "]");
+  start();
+  auto o = check();
+  EXPECT_EQ(status_of(o.report, "token.privileges", "token"), "WARNING");
+  // Not visible is not missing: UNKNOWN, never "no backup".
+  EXPECT_EQ(status_of(o.report, "backup.age", "tunnel1"), "UNKNOWN");
+  EXPECT_NE((*result(o.report, "token.privileges", "token"))["observed"].get<std::string>().find(
+                "Datastore.AllocateSpace + VM.Backup"),
+            std::string::npos);
+}
+
+TEST_F(CheckAgainstSim, TokenThatCannotSeeAGuest) {
+  topology_ =
+      std::regex_replace(topology_, std::regex("\"/\" = \\[\"Sys.Audit\", \"VM.Audit\","),
+                         "\"/vms/110\" = [\"VM.Audit\", \"VM.Backup\"]\n\"/\" = [\"Sys.Audit\",");
+  start();
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_EQ(status_of(o.report, "token.privileges", "token"), "CRITICAL");
+  EXPECT_EQ(status_of(o.report, "guest.exists", "tunnel2"), "UNKNOWN");
+  EXPECT_EQ(status_of(o.report, "guest.exists", "tunnel1"), "OK");
+}
+
+TEST_F(CheckAgainstSim, GarbageAnswersAreUnknownNotACrash) {
+  start();
+  admin("/_sim/faults", {{"garbage_paths", {"/cluster/resources"}}});
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 3) << o.report.dump(2);
+  EXPECT_EQ(status_of(o.report, "guest.exists", "tunnel1"), "UNKNOWN");
+  EXPECT_NE((*result(o.report, "guest.exists", "tunnel1"))["message"].get<std::string>().find(
+                "/cluster/resources"),
+            std::string::npos);
+}
+
+TEST_F(CheckAgainstSim, FailedBackupTaskIsQuotedFromTheLog) {
+  topology_ = std::regex_replace(
+      topology_, std::regex("guests = \\[\\{ vmid = 110 \\}, \\{ vmid = 111 \\}\\]"),
+      "guests = [{ vmid = 110, outcome = \"error\", message = \"no space left on device\" }, { "
+      "vmid = 111 }]");
+  start();
+  auto o = check();
+  EXPECT_EQ(status_of(o.report, "backup.task", "tunnel1"), "CRITICAL");
+  EXPECT_EQ((*result(o.report, "backup.task", "tunnel1"))["observed"],
+            "ERROR: Backup of VM 110 failed - no space left on device");
+}
+
+TEST_F(CheckAgainstSim, UnreachableApiIsUnknown) {
+  start();
+  sim_.reset();  // stops pvesim: the endpoint now refuses connections
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 3);
+  EXPECT_EQ(o.report["status"], "UNKNOWN");
+}
+
+TEST_F(CheckAgainstSim, BadConfigGivesAnUnknownJsonReport) {
+  start();
+  write_file(dir_ / "config.toml", "[pve]\nendpoints = 3\n", fs::perms(0644));
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 3);
+  EXPECT_EQ(o.report["status"], "UNKNOWN");
+  EXPECT_NE(o.report["error"].get<std::string>().find("pve.endpoints"), std::string::npos);
+}
+
+TEST_F(CheckAgainstSim, BadArgumentsGiveAnUnknownJsonReport) {
+  auto r = testing::run({PVT_BINARY_DIR "/pvectl-tunnel", "check", "--format", "json", "--bogus"});
+  EXPECT_EQ(r.exit_code, 3);
+  Json j = Json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["status"], "UNKNOWN");
+}
+
+TEST_F(CheckAgainstSim, GuestFilter) {
+  start();
+  auto o = check({"--guest", "tunnel1"});
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_EQ(result(o.report, "guest.onboot", "tunnel2"), nullptr);
+  auto bad = check({"--guest", "nope"});
+  EXPECT_EQ(bad.exit_code, 3);
+}
+
+}  // namespace
+}  // namespace pvt
