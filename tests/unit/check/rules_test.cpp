@@ -1,0 +1,289 @@
+// evaluate() on hand-built observations: each rule passing and failing on its own.
+#include "controller/check/rules.h"
+
+#include <gtest/gtest.h>
+
+#include "controller/check/vzdump_log.h"
+
+namespace pvt::check {
+namespace {
+
+using report::Status;
+constexpr int64_t kNow = 1795000000;
+
+config::Config make_config() {
+  config::Config c;
+  c.guests = {{"tunnel1", "pve1", 110, config::GuestType::qemu, 1},
+              {"tunnel2", "pve2", 210, config::GuestType::lxc, std::nullopt}};
+  return c;
+}
+
+pve::VmResource vm(int64_t vmid, const std::string& type, const std::string& node) {
+  pve::VmResource r;
+  r.vmid = vmid;
+  r.type = type;
+  r.node = node;
+  r.status = "running";
+  r.id = type + "/" + std::to_string(vmid);
+  return r;
+}
+
+pve::GuestConfig guest_config(bool onboot, std::optional<std::string> startup) {
+  pve::GuestConfig g;
+  g.onboot = onboot;
+  g.startup = std::move(startup);
+  return g;
+}
+
+// Everything healthy: both guests running, started at boot, backed up yesterday and verified.
+Observation healthy() {
+  Observation o;
+  o.now = std::chrono::system_clock::time_point(std::chrono::seconds(kNow));
+  o.version = pve::Version{"8.2.4", "8.2", "x"};
+  pve::ClusterStatus cs;
+  cs.is_cluster = true;
+  cs.cluster_name = "homelab";
+  cs.quorate = true;
+  cs.nodes = {{"pve1", 1, "", true, true}, {"pve2", 2, "", true, false}};
+  o.cluster = cs;
+  o.qdevice = pve::QDevice{true, {}};
+  pve::Permissions p;
+  p.by_path["/"] = {{"Sys.Audit", true},       {"VM.Audit", true},
+                    {"Datastore.Audit", true}, {"Datastore.AllocateSpace", true},
+                    {"VM.Backup", true},       {"Pool.Audit", true}};
+  o.permissions = p;
+  o.resources = std::vector<pve::VmResource>{vm(110, "qemu", "pve1"), vm(210, "lxc", "pve2")};
+  pve::BackupJob job;
+  job.id = "weekly";
+  job.schedule = "sun 01:00";
+  job.vmids = {110, 210};
+  job.storage = "pbs1";
+  o.jobs = std::vector<pve::BackupJob>{job};
+  o.guests.resize(2);
+  for (int i = 0; i < 2; ++i) {
+    auto& g = o.guests[static_cast<size_t>(i)];
+    const int64_t vmid = i == 0 ? 110 : 210;
+    g.resource = (*o.resources)[static_cast<size_t>(i)];
+    g.config = guest_config(true, "order=1");
+    pve::BackupVolume v;
+    v.volid = "pbs1:backup/x/" + std::to_string(vmid);
+    v.vmid = vmid;
+    v.ctime = kNow - 24 * 3600;
+    v.size = 1000;
+    v.verification = pve::Verification{"ok", "UPID:x"};
+    g.backups.push_back(StorageBackups{"pbs1", "pbs", std::vector<pve::BackupVolume>{v}});
+    pve::TaskListEntry t;
+    t.upid =
+        "UPID:pve" + std::to_string(i + 1) + ":1:2:3:vzdump:" + std::to_string(vmid) + ":root@pam:";
+    t.id = std::to_string(vmid);
+    t.starttime = kNow - 24 * 3600;
+    t.status = "OK";
+    NodeTasks nt;
+    nt.tasks = std::vector<pve::TaskListEntry>{t};
+    o.node_tasks[i == 0 ? "pve1" : "pve2"] = nt;
+  }
+  return o;
+}
+
+const report::RuleResult* find(const report::Report& r, const std::string& rule,
+                               const std::string& target) {
+  for (const auto& x : r.results) {
+    if (x.rule == rule && x.target == target) return &x;
+  }
+  return nullptr;
+}
+
+Status status(const report::Report& r, const std::string& rule, const std::string& target) {
+  auto* x = find(r, rule, target);
+  EXPECT_NE(x, nullptr) << rule << " " << target;
+  return x ? x->status : Status::unknown;
+}
+
+TEST(Rules, HealthyIsAllOkAndComplete) {
+  auto cfg = make_config();
+  auto rep = evaluate(cfg, healthy());
+  EXPECT_EQ(rep.status(), Status::ok);
+  EXPECT_EQ(rep.exit_code(), 0);
+  // tunnel1 has startup_order, tunnel2 not: 12 + 11 guest/backup rules, 3 cluster-wide.
+  EXPECT_EQ(rep.results.size(), 3u + 12u + 11u);
+  EXPECT_EQ(find(rep, "guest.startup", "tunnel2"), nullptr);
+}
+
+TEST(Rules, TwoNodesWithoutQDevice) {
+  auto o = healthy();
+  o.qdevice = pve::QDevice{false, {}};
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "cluster.two_node", "cluster"), Status::warning);
+  EXPECT_EQ(rep.exit_code(), 1);
+}
+
+TEST(Rules, StandaloneNodeHasNoQuorumToLose) {
+  auto o = healthy();
+  o.cluster->is_cluster = false;
+  o.cluster->quorate.reset();
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "cluster.quorum", "cluster"), Status::ok);
+}
+
+TEST(Rules, UnknownOnlyWinsWithoutCritical) {
+  auto o = healthy();
+  o.cluster = tl::unexpected(not_read("boom"));
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(rep.status(), Status::unknown);
+  EXPECT_EQ(rep.exit_code(), 3);
+  o.guests[0].config = guest_config(false, "order=1");
+  rep = evaluate(make_config(), o);
+  EXPECT_EQ(rep.status(), Status::critical);
+}
+
+TEST(Rules, JobNodeFilterAndDisabledJobs) {
+  auto o = healthy();
+  (*o.jobs)[0].node = "pve1";
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "backup.job", "tunnel1"), Status::ok);
+  EXPECT_EQ(status(rep, "backup.job", "tunnel2"), Status::critical);
+  (*o.jobs)[0].node.reset();
+  (*o.jobs)[0].enabled = false;
+  rep = evaluate(make_config(), o);
+  EXPECT_EQ(find(rep, "backup.job", "tunnel1")->observed, "weekly (disabled)");
+}
+
+TEST(Rules, AllWithExcludeAndPools) {
+  auto o = healthy();
+  (*o.jobs)[0].vmids.clear();
+  (*o.jobs)[0].all = true;
+  (*o.jobs)[0].exclude = {210};
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "backup.job", "tunnel1"), Status::ok);
+  EXPECT_EQ(status(rep, "backup.job", "tunnel2"), Status::critical);
+  (*o.jobs)[0].all = false;
+  (*o.jobs)[0].pool = "tunnels";
+  pve::Pool pool;
+  pool.poolid = "tunnels";
+  pool.members = {{"lxc/210", "lxc", 210, "pve2"}};
+  o.pools["tunnels"] = pool;
+  rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "backup.job", "tunnel2"), Status::ok);
+  EXPECT_EQ(status(rep, "backup.job", "tunnel1"), Status::critical);
+}
+
+TEST(Rules, BackupAgeBoundary) {
+  auto o = healthy();
+  auto& vols = *o.guests[0].backups[0].volumes;
+  vols[0].ctime = kNow - (192 + 12) * 3600;
+  EXPECT_EQ(status(evaluate(make_config(), o), "backup.age", "tunnel1"), Status::ok);
+  vols[0].ctime -= 1;
+  EXPECT_EQ(status(evaluate(make_config(), o), "backup.age", "tunnel1"), Status::critical);
+  vols.clear();
+  EXPECT_EQ(find(evaluate(make_config(), o), "backup.age", "tunnel1")->observed, "no backup");
+}
+
+TEST(Rules, VerificationStates) {
+  auto o = healthy();
+  auto& v = (*o.guests[0].backups[0].volumes)[0];
+  v.verification = pve::Verification{"failed", "UPID:x"};
+  EXPECT_EQ(status(evaluate(make_config(), o), "backup.verification", "tunnel1"), Status::critical);
+  v.verification.reset();
+  EXPECT_EQ(status(evaluate(make_config(), o), "backup.verification", "tunnel1"), Status::warning);
+  o.guests[0].backups[0].plugintype = "dir";
+  EXPECT_EQ(find(evaluate(make_config(), o), "backup.verification", "tunnel1"), nullptr);
+}
+
+TEST(Rules, MultiGuestTaskDecidedByItsLog) {
+  auto o = healthy();
+  pve::TaskListEntry t;
+  t.upid = "UPID:pve1:9:9:9:vzdump::root@pam:";
+  t.id = "";
+  t.starttime = kNow - 3600;
+  t.status = "job errors";
+  auto& nt = o.node_tasks["pve1"];
+  nt.tasks->insert(nt.tasks->begin(), t);
+  nt.logs[t.upid] = std::vector<pve::TaskLogLine>{
+      {1, "INFO: Starting Backup of VM 110 (qemu)"},
+      {2, "ERROR: Backup of VM 110 failed - unable to freeze filesystem"},
+      {3, "INFO: Starting Backup of VM 1100 (qemu)"},
+      {4, "INFO: Finished Backup of VM 1100 (00:00:10)"}};
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "backup.task", "tunnel1"), Status::critical);
+  EXPECT_EQ(find(rep, "backup.task", "tunnel1")->observed,
+            "ERROR: Backup of VM 110 failed - unable to freeze filesystem");
+  // The same job failing for another guest does not fail this one.
+  nt.logs[t.upid] = std::vector<pve::TaskLogLine>{{1, "INFO: Starting Backup of VM 110 (qemu)"},
+                                                  {2, "INFO: Finished Backup of VM 110 (00:01:02)"},
+                                                  {3, "INFO: Starting Backup of VM 111 (qemu)"},
+                                                  {4, "ERROR: Backup of VM 111 failed - x"}};
+  EXPECT_EQ(status(evaluate(make_config(), o), "backup.task", "tunnel1"), Status::ok);
+}
+
+TEST(Rules, WarningsExitStatusIsAWarning) {
+  auto o = healthy();
+  (*o.node_tasks["pve2"].tasks)[0].status = "WARNINGS: 2";
+  EXPECT_EQ(status(evaluate(make_config(), o), "backup.task", "tunnel2"), Status::warning);
+}
+
+TEST(Rules, EnforcementNeedsMorePrivileges) {
+  auto cfg = make_config();
+  cfg.controller.enforce = {"start", "onboot"};
+  auto rep = evaluate(cfg, healthy());
+  auto* t = find(rep, "token.privileges", "token");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->status, Status::warning);
+  EXPECT_NE(t->observed->find("VM.PowerMgmt on /vms/110"), std::string::npos) << *t->observed;
+  EXPECT_NE(t->observed->find("Sys.Modify on /"), std::string::npos) << *t->observed;
+}
+
+TEST(Rules, TunnelWorkerStates) {
+  auto cfg = make_config();
+  config::Tunnel t;
+  t.name = "tunnel1";
+  t.guest = "tunnel1";
+  t.control_url = "http://127.0.0.1:9190";
+  cfg.tunnels = {t};
+  auto o = healthy();
+  tunnel::WorkerStatus s;
+  s.name = "tunnel1";
+  s.state = "serving";
+  s.forward = "127.0.0.1:29000";
+  s.probe = {true, 12, report::format_utc(o.now - std::chrono::seconds(5))};
+  o.workers["tunnel1"] = s;
+  auto rep = evaluate(cfg, o);
+  EXPECT_EQ(status(rep, "tunnel.worker", "tunnel1"), Status::ok);
+  EXPECT_EQ(status(rep, "tunnel.probe", "tunnel1"), Status::ok);
+  s.probe.at = report::format_utc(o.now - std::chrono::seconds(31));
+  o.workers["tunnel1"] = s;
+  EXPECT_EQ(status(evaluate(cfg, o), "tunnel.probe", "tunnel1"), Status::critical);
+  s.state = "drained";
+  s.forward.reset();
+  o.workers["tunnel1"] = s;
+  rep = evaluate(cfg, o);
+  EXPECT_EQ(status(rep, "tunnel.worker", "tunnel1"), Status::warning);
+  s.state = "forward-pending";
+  o.workers["tunnel1"] = s;
+  EXPECT_EQ(status(evaluate(cfg, o), "tunnel.worker", "tunnel1"), Status::critical);
+  o.workers["tunnel1"] = tl::unexpected(Error{"connection refused"});
+  EXPECT_EQ(status(evaluate(cfg, o), "tunnel.worker", "tunnel1"), Status::critical);
+}
+
+TEST(Report, JsonSchemaAndPluginLine) {
+  auto o = healthy();
+  o.guests[1].config = guest_config(false, std::nullopt);
+  auto rep = evaluate(make_config(), o);
+  auto j = report::to_json(rep);
+  EXPECT_EQ(j["schema"], 1);
+  EXPECT_EQ(j["status"], "CRITICAL");
+  EXPECT_EQ(j["exit_code"], 2);
+  EXPECT_EQ(j["checked_at"], report::format_utc(o.now));
+  EXPECT_FALSE(j.contains("error"));
+  auto text = report::to_text(rep, false);
+  EXPECT_EQ(
+      text.substr(0, text.find('\n')),
+      "PVECTL-TUNNEL CRITICAL - 1 critical, 0 warning | critical=1;warning=0;unknown=0;ok=25");
+  EXPECT_NE(report::to_text(rep, true).find("\033[31m"), std::string::npos);
+  auto unknown = report::unknown_report("bad config", o.now);
+  EXPECT_EQ(report::to_json(unknown)["status"], "UNKNOWN");
+  EXPECT_EQ(report::to_json(unknown)["error"], "bad config");
+  EXPECT_EQ(unknown.exit_code(), 3);
+}
+
+}  // namespace
+}  // namespace pvt::check
