@@ -75,7 +75,7 @@ ApiResult<Json> interpret(const Request& req, const Response& res) {
                               excerpt(res.body));
       return tl::unexpected(e);
     }
-    return body["data"];
+    return std::move(body["data"]);
   }
   if (res.status == 401) {
     e.kind = ErrorKind::unauthorized;
