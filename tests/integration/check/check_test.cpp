@@ -333,5 +333,70 @@ TEST_F(CheckAgainstSim, GuestFilter) {
   EXPECT_EQ(bad.exit_code, 3);
 }
 
+TEST_F(CheckAgainstSim, WrongPinnedFingerprintNamesTheOneSeen) {
+  start();
+  std::string cfg = read_file(dir_ / "config.toml");
+  const std::string wrong(95, '0');
+  std::string pinned = wrong;
+  for (size_t i = 2; i < pinned.size(); i += 3) pinned[i] = ':';
+  cfg = std::regex_replace(cfg, std::regex("fingerprint = \"[^\"]*\""),
+                           "fingerprint = \"" + pinned + "\"");
+  write_file(dir_ / "config.toml", cfg, fs::perms(0644));
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 3);
+  EXPECT_NE(o.report["error"].get<std::string>().find(fingerprint_), std::string::npos)
+      << o.report["error"];
+}
+
+TEST_F(CheckAgainstSim, FailsOverToTheNextEndpoint) {
+  start();
+  std::string cfg = read_file(dir_ / "config.toml");
+  // 127.0.0.1:1 refuses connections: the second endpoint answers for the cluster.
+  cfg = std::regex_replace(cfg, std::regex("endpoints = \\[\""),
+                           "endpoints = [\"https://127.0.0.1:1\", \"");
+  write_file(dir_ / "config.toml", cfg, fs::perms(0644));
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 2) << o.report.dump(2);
+  EXPECT_EQ(status_of(o.report, "guest.onboot", "tunnel1"), "OK");
+}
+
+TEST_F(CheckAgainstSim, TimeoutForTheWholeRunGivesUnknownNotAHang) {
+  start();
+  admin("/_sim/faults", {{"latency_ms", 1500}});
+  auto began = std::chrono::steady_clock::now();
+  auto o = check({"-t", "2"});
+  auto took = std::chrono::steady_clock::now() - began;
+  EXPECT_EQ(o.exit_code, 3) << o.report.dump(2);
+  EXPECT_EQ(o.report["status"], "UNKNOWN");
+  // Not a timing assertion on the machine's speed: only that -t bounded a run that would
+  // otherwise take 15 x 1.5 s.
+  EXPECT_LT(took, std::chrono::seconds(15));
+}
+
+TEST_F(CheckAgainstSim, ServerErrorsAreRetriedOrReported) {
+  start();
+  admin("/_sim/faults", {{"error_rate", 1.0}});
+  auto o = check();
+  EXPECT_EQ(o.exit_code, 3);
+  EXPECT_NE(o.report["error"].get<std::string>().find("simulated internal error"),
+            std::string::npos)
+      << o.report["error"];
+}
+
+TEST_F(CheckAgainstSim, NeverChangesAnything) {
+  start();
+  auto state = [&] {
+    httplib::Client c(url_);
+    c.enable_server_certificate_verification(false);
+    auto res = c.Get("/_sim/state");
+    return res ? res->body : std::string();
+  };
+  const std::string before = state();
+  check();
+  check({"--guest", "tunnel2"});
+  EXPECT_EQ(before, state());
+  EXPECT_NE(before.find("\"tasks\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pvt
