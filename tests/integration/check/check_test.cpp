@@ -398,5 +398,22 @@ TEST_F(CheckAgainstSim, NeverChangesAnything) {
   EXPECT_NE(before.find("\"tasks\""), std::string::npos);
 }
 
+TEST(PvesimBinary, PrintsItsAddressAndFingerprintAndStopsCleanlyOnSigterm) {
+  testing::Background sim({PVT_BINARY_DIR "/pvesim", "--topology",
+                           PVT_SOURCE_DIR "/examples/topology.toml", "--listen", "127.0.0.1:0"});
+  EXPECT_TRUE(std::regex_match(sim.read_line(),
+                               std::regex("listening: https://127\\.0\\.0\\.1:[1-9][0-9]*")));
+  EXPECT_TRUE(
+      std::regex_match(sim.read_line(), std::regex("fingerprint: ([0-9A-F]{2}:){31}[0-9A-F]{2}")));
+  EXPECT_EQ(sim.stop(), 0);
+}
+
+TEST(PvesimBinary, BadTopologyIsOneClearError) {
+  auto r = testing::run(
+      {PVT_BINARY_DIR "/pvesim", "--topology", "/nonexistent.toml", "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "pvesim: /nonexistent.toml: cannot read topology: No such file or directory\n");
+}
+
 }  // namespace
 }  // namespace pvt
