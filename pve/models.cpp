@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/text.h"
+
 #include <charconv>
 #include <sstream>
 
@@ -59,21 +61,6 @@ ApiResult<std::vector<T>> parse_list(const Json& data, const char* what, F&& one
   return out;
 }
 
-std::vector<std::string> split(std::string_view text, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text) {
-    if (c == sep) {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ' && c != '\t') {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
-}
-
 ApiResult<std::vector<int64_t>> vmid_list(const Json& obj, const char* key) {
   std::vector<int64_t> out;
   auto it = obj.find(key);
@@ -82,7 +69,7 @@ ApiResult<std::vector<int64_t>> vmid_list(const Json& obj, const char* key) {
   if (!it->is_string()) {
     return tl::unexpected(malformed(fmt::format("field \"{}\": expected a vmid list", key)));
   }
-  for (const auto& part : split(it->get<std::string>(), ',')) {
+  for (const auto& part : text::split_list(it->get<std::string>(), ',')) {
     int64_t v = 0;
     auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
     if (ec != std::errc() || p != part.data() + part.size()) {
@@ -116,7 +103,7 @@ ApiResult<std::map<std::string, std::string>> prune_settings(const Json& obj) {
     return out;
   }
   if (it->is_string()) {
-    for (const auto& part : split(it->get<std::string>(), ',')) {
+    for (const auto& part : text::split_list(it->get<std::string>(), ',')) {
       auto eq = part.find('=');
       if (eq == std::string::npos) {
         return tl::unexpected(
@@ -132,7 +119,7 @@ ApiResult<std::map<std::string, std::string>> prune_settings(const Json& obj) {
 ApiResult<std::vector<std::string>> content_list(const Json& obj) {
   PVT_TRY(content, fields::opt_string(obj, "content"));
   if (!content) return std::vector<std::string>{};
-  return split(*content, ',');
+  return text::split_list(*content, ',');
 }
 
 }  // namespace
@@ -152,7 +139,7 @@ std::optional<StartupSpec> parse_startup(std::string_view text) {
     if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
     return v;
   };
-  for (const auto& part : split(text, ',')) {
+  for (const auto& part : text::split_list(text, ',')) {
     auto eq = part.find('=');
     std::string_view key = eq == std::string::npos ? "order" : std::string_view(part).substr(0, eq);
     std::string_view value =
@@ -605,7 +592,7 @@ ApiResult<std::vector<StorageConfig>> parse_storage_configs(const Json& data) {
     s.prune_backups = prune;
     s.shared = shared.value_or(false);
     s.disabled = disable.value_or(false);
-    if (nodes) s.nodes = split(*nodes, ',');
+    if (nodes) s.nodes = text::split_list(*nodes, ',');
     return s;
   });
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/text.h"
+
 #include <regex>
 #include <thread>
 
@@ -42,21 +44,6 @@ SimResponse bad_param(const std::string& param, const std::string& message) {
 }
 
 std::string vm_path(int64_t vmid) { return fmt::format("/vms/{}", vmid); }
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ') {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
-}
 
 std::optional<int64_t> to_int(const std::string& s) {
   try {
@@ -355,10 +342,11 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
         const auto& raw = j.raw;
         if (raw.contains("node") && raw["node"] != g.node) continue;
         if (raw.value("all", 0) == 1) {
-          auto ex = split(raw.value("exclude", ""), ',');
+          auto ex = text::split_list(raw.value("exclude", ""), ',');
           covered |= std::find(ex.begin(), ex.end(), std::to_string(g.vmid)) == ex.end();
         }
-        auto ids = split(raw.contains("vmid") ? raw["vmid"].get<std::string>() : "", ',');
+        auto ids =
+            text::split_list(raw.contains("vmid") ? raw["vmid"].get<std::string>() : "", ',');
         covered |= std::find(ids.begin(), ids.end(), std::to_string(g.vmid)) != ids.end();
         if (raw.contains("pool") && g.pool && raw["pool"] == *g.pool) covered = true;
       }
@@ -439,7 +427,7 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
       if (g->lock) return error(500, fmt::format("VM is locked ({})", *g->lock));
       for (const auto& [k, v] : r.params) {
         if (k == "delete") {
-          for (const auto& d : split(v, ',')) g->config.erase(d);
+          for (const auto& d : text::split_list(v, ',')) g->config.erase(d);
         } else if (k == "onboot") {
           if (v != "0" && v != "1")
             return bad_param("onboot", "type check ('boolean') failed - got '" + v + "'");
@@ -484,7 +472,7 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
   }
   if (m == "POST" && rest == "/vzdump") {
     std::vector<int64_t> vmids;
-    for (const auto& s : split(param(r, "vmid"), ',')) {
+    for (const auto& s : text::split_list(param(r, "vmid"), ',')) {
       auto v = to_int(s);
       if (!v) return bad_param("vmid", "invalid format - value does not look like a valid VM ID");
       vmids.push_back(*v);

@@ -2,25 +2,12 @@
 
 #include <fmt/format.h>
 
+#include "common/text.h"
+
 #include <toml++/toml.h>
 
 namespace pvt::sim {
 namespace {
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ') {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
-}
 
 std::string where(const std::string& path, const toml::node& n, const std::string& key) {
   const auto& src = n.source();
@@ -78,7 +65,7 @@ class Reader {
     std::vector<std::string> out;
     auto n = t_.get(k);
     if (!n) return out;
-    if (auto s = n->as_string()) return split(s->get(), ',');
+    if (auto s = n->as_string()) return text::split_list(s->get(), ',');
     if (auto a = n->as_array()) {
       for (const auto& e : *a) {
         if (auto s = e.as_string())
