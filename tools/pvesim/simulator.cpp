@@ -446,14 +446,20 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
     if (m == "POST" && what == "status/start") {
       if (!tok.has(vp, "VM.PowerMgmt")) return forbidden(vp, "VM.PowerMgmt");
       if (!quorate()) return error(500, "cluster not ready - no quorum?");
-      if (g->status == "running" && type == "lxc") {
+      if (g->status == "running" && type == "lxc" && !g->ha_managed) {
         return error(500, fmt::format("CT {} already running", vmid));
       }
-      const std::string upid = new_task(node, type == "qemu" ? "qmstart" : "vzstart",
-                                        std::to_string(vmid), tok.id, t_.timing.start_delay_ms);
+      // An HA-managed guest is not started directly: PVE answers with an "hastart" task that
+      // asks the HA stack to start it.
+      const std::string task_type = g->ha_managed    ? "hastart"
+                                    : type == "qemu" ? "qmstart"
+                                                     : "vzstart";
+      const std::string upid =
+          new_task(node, task_type, std::to_string(vmid), tok.id, t_.timing.start_delay_ms);
       auto fail_it = t_.faults.fail_next_start.find(vmid);
-      std::string failure =
-          g->status == "running" ? fmt::format("VM {} already running", vmid) : "";
+      std::string failure = g->status == "running" && !g->ha_managed
+                                ? fmt::format("VM {} already running", vmid)
+                                : "";
       if (fail_it != t_.faults.fail_next_start.end()) {
         failure = fail_it->second;
         t_.faults.fail_next_start.erase(fail_it);
@@ -491,14 +497,18 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
       if (Guest* g = find_guest(v); g && g->node == node) here.push_back(v);
     }
     if (here.empty()) return ok_data("OK");  // none of them on this node: no task
+    // One vzdump per node at a time: a second one waits for the node's lock, as vzdump does,
+    // so it ends only after the running one plus its own duration.
+    int64_t wait_ms = 0;
+    const int64_t now_ms = wall_now_ms();
     for (const auto& task : t_.tasks) {
-      if (task.node == node && task.type == "vzdump" && !task.finished) {
-        // Real vzdump waits for the node's lock; callers see a second running task.
-        break;
-      }
+      if (task.node != node || task.type != "vzdump" || task.finished) continue;
+      auto at = finish_at_ms_.find(task.upid);
+      if (at != finish_at_ms_.end()) wait_ms = std::max(wait_ms, at->second - now_ms);
     }
     const std::string id = here.size() == 1 ? std::to_string(here[0]) : "";
-    const std::string upid = new_task(node, "vzdump", id, tok.id, t_.timing.vzdump_duration_ms);
+    const std::string upid = new_task(node, "vzdump", id, tok.id,
+                                      static_cast<int>(wait_ms) + t_.timing.vzdump_duration_ms);
     std::map<int64_t, std::string> failures;
     for (auto v : here) {
       auto f = t_.faults.fail_next_vzdump.find(v);
@@ -507,9 +517,10 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
         t_.faults.fail_next_vzdump.erase(f);
       }
     }
-    on_finish_[upid] = [this, here, storage, failures](Task& task) {
+    on_finish_[upid] = [this, here, storage, failures, wait_ms](Task& task) {
       std::string ids;
       for (auto v : here) ids += (ids.empty() ? "" : " ") + std::to_string(v);
+      if (wait_ms > 0) task.log.push_back("INFO: trying to get global lock - waiting...");
       task.log.push_back(
           fmt::format("INFO: starting new backup job: vzdump {} --storage {}", ids, storage));
       bool errors = false;

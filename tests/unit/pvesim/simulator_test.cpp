@@ -147,5 +147,43 @@ TEST(Simulator, TopologyErrorsNameTheKey) {
   EXPECT_FALSE(parse_topology("", "empty.toml", 0));
 }
 
+TEST(Simulator, HaManagedGuestsStartThroughHa) {
+  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", 1795000000);
+  ASSERT_TRUE(t);
+  t->timing.start_delay_ms = 0;
+  t->tokens.at(0).acl["/"].insert("VM.PowerMgmt");
+  t->guests.at(0).ha_managed = true;
+  t->guests.at(0).status = "stopped";
+  Simulator ha(std::move(*t));
+  auto upid = get_data(ha, "POST", "/nodes/pve1/qemu/110/status/start");
+  ASSERT_TRUE(upid.is_string());
+  EXPECT_NE(upid.get<std::string>().find(":hastart:110:"), std::string::npos) << upid;
+}
+
+TEST(Simulator, SecondVzdumpOnANodeWaitsForTheFirst) {
+  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", 1795000000);
+  ASSERT_TRUE(t);
+  t->timing.vzdump_duration_ms = 200;
+  t->tokens.at(0).acl["/"].insert("VM.PowerMgmt");
+  Simulator sim(std::move(*t));
+  auto first = get_data(sim, "POST", "/nodes/pve1/vzdump", {{"vmid", "110"}, {"storage", "pbs1"}});
+  auto second = get_data(sim, "POST", "/nodes/pve1/vzdump", {{"vmid", "111"}, {"storage", "pbs1"}});
+  auto status = [&](const Json& upid) {
+    return get_data(sim, "GET",
+                    "/nodes/pve1/tasks/" + upid.get<std::string>() + "/status")["status"];
+  };
+  // Poll (bounded) until the first is done; the second must still be running then.
+  for (int i = 0; i < 200 && status(first) == "running"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(status(first), "stopped");
+  EXPECT_EQ(status(second), "running");
+  for (int i = 0; i < 200 && status(second) == "running"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto log = get_data(sim, "GET", "/nodes/pve1/tasks/" + second.get<std::string>() + "/log");
+  EXPECT_EQ(log[0]["t"], "INFO: trying to get global lock - waiting...");
+}
+
 }  // namespace
 }  // namespace pvt::sim
