@@ -2,9 +2,11 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
+#include "common/cert_fingerprint.h"
 
 #include <algorithm>
 
@@ -23,15 +25,6 @@ namespace {
 
 std::once_flag curl_init_once;
 
-std::string sha256_fingerprint(X509* cert) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (X509_digest(cert, EVP_sha256(), md, &len) != 1) return "";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) out += fmt::format("{}{:02X}", i ? ":" : "", md[i]);
-  return out;
-}
-
 // Accepts the chain whatever its issuer and decides on the leaf's fingerprint alone: the pin
 // replaces CA trust and host name checks.
 int pin_verify(int /*preverify_ok*/, X509_STORE_CTX* store) {
@@ -42,7 +35,7 @@ int pin_verify(int /*preverify_ok*/, X509_STORE_CTX* store) {
     X509_STORE_CTX_set_error(store, X509_V_OK);
     return 1;
   }
-  h->fingerprint_seen = sha256_fingerprint(X509_STORE_CTX_get_current_cert(store));
+  h->fingerprint_seen = pvt::sha256_fingerprint(X509_STORE_CTX_get_current_cert(store));
   if (h->expected_fingerprint && h->fingerprint_seen == *h->expected_fingerprint) {
     X509_STORE_CTX_set_error(store, X509_V_OK);
     return 1;

@@ -26,9 +26,8 @@ bool task_covers(const pve::TaskListEntry& task, const std::vector<pve::TaskLogL
   if (task.id == std::to_string(vmid)) return true;
   if (!task.id.empty() || log == nullptr) return false;
   for (const auto& l : *log) {
-    if (mentions_vm(l.t, "Starting Backup of VM", vmid) || mentions_vm(l.t, "Backup of VM", vmid)) {
-      return true;
-    }
+    // "Starting Backup of VM 110", "Finished Backup of VM 110", "ERROR: Backup of VM 110 ...".
+    if (mentions_vm(l.t, "Backup of VM", vmid)) return true;
   }
   return false;
 }

@@ -1,10 +1,12 @@
 #include "tools/pvesim/server.h"
 
 #include <fmt/format.h>
+
 #include <httplib.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include "common/cert_fingerprint.h"
 
 #include <chrono>
 
@@ -38,15 +40,6 @@ KeyAndCert make_self_signed() {
   X509_set_issuer_name(kc.cert, name);
   X509_sign(kc.cert, kc.key, EVP_sha256());
   return kc;
-}
-
-std::string fingerprint_of(X509* cert) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  X509_digest(cert, EVP_sha256(), md, &len);
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) out += fmt::format("{}{:02X}", i ? ":" : "", md[i]);
-  return out;
 }
 
 std::string url_decode(const std::string& s) {
@@ -90,7 +83,7 @@ struct Server::Impl {
 Server::Server(Simulator& sim, bool https) : impl_(std::make_unique<Impl>()), https_(https) {
   if (https) {
     impl_->kc = make_self_signed();
-    fingerprint_ = fingerprint_of(impl_->kc.cert);
+    fingerprint_ = pvt::sha256_fingerprint(impl_->kc.cert);
     impl_->server = std::make_unique<httplib::SSLServer>(impl_->kc.cert, impl_->kc.key);
   } else {
     impl_->server = std::make_unique<httplib::Server>();
