@@ -2,13 +2,15 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
-
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
-#include "common/cert_fingerprint.h"
 
 #include <algorithm>
+#include <cctype>
+#include <mutex>
+
+#include "common/cert_fingerprint.h"
 
 namespace pvt::pve {
 
@@ -19,6 +21,7 @@ struct CurlTransport::Handle {
   std::string fingerprint_seen;  // of the last leaf certificate checked
   std::string reason;            // reason phrase of the last status line
   std::string body;
+  char error_detail[CURL_ERROR_SIZE] = {};
 };
 
 namespace {
@@ -81,9 +84,18 @@ std::string encode_params(CURL* curl, const Params& params) {
   return out;
 }
 
-// Whether the next endpoint may answer where this one could not.
-bool fail_over(ErrorKind k) {
-  return k == ErrorKind::unreachable || k == ErrorKind::timeout || k == ErrorKind::tls;
+// Whether the next endpoint may answer where this one could not. A request that was already
+// sent may have been carried out (a guest started, a backup begun), so only a GET is sent again
+// after that; anything else fails over only while nothing has left this process.
+bool fail_over(const ApiError& e, const Request& request, bool request_sent) {
+  const bool kind_fits =
+      e.kind == ErrorKind::unreachable || e.kind == ErrorKind::timeout || e.kind == ErrorKind::tls;
+  return kind_fits && (!request_sent || request.method == "GET");
+}
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  return s;
 }
 
 }  // namespace
@@ -108,7 +120,8 @@ CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(
     h->endpoint = e;
     while (!h->endpoint.empty() && h->endpoint.back() == '/') h->endpoint.pop_back();
     h->curl = curl_easy_init();
-    h->expected_fingerprint = options_.fingerprint;
+    // The config loader normalises to upper case; options built by hand may not be.
+    if (options_.fingerprint) h->expected_fingerprint = upper(*options_.fingerprint);
     handles_.push_back(std::move(h));
   }
 }
@@ -127,25 +140,29 @@ Result<Response, ApiError> CurlTransport::perform(const Request& request) {
   last.message = "no endpoint configured";
   for (size_t i = 0; i < handles_.size(); ++i) {
     const size_t idx = (preferred_ + i) % handles_.size();
-    auto res = perform_on(*handles_[idx], request);
+    bool request_sent = false;
+    auto res = perform_on(*handles_[idx], request, request_sent);
     if (res) {
       if (idx != preferred_) spdlog::info("pve: using endpoint {}", handles_[idx]->endpoint);
       preferred_ = idx;
       return res;
     }
     last = res.error();
-    if (!fail_over(last.kind)) return tl::unexpected(last);
+    if (!fail_over(last, request, request_sent)) return tl::unexpected(last);
     spdlog::warn("pve: {} failed: {}", handles_[idx]->endpoint, last.message);
   }
   return tl::unexpected(last);
 }
 
-Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& request) {
+Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& request,
+                                                     bool& request_sent) {
   CURL* c = h.curl;
   curl_easy_reset(c);  // keeps the connection cache: keep-alive survives
   h.body.clear();
   h.reason.clear();
   h.fingerprint_seen.clear();
+  h.error_detail[0] = '\0';
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h.error_detail);
 
   std::string url = h.endpoint + "/api2/json" + request.path;
   const std::string params = encode_params(c, request.params);
@@ -176,11 +193,16 @@ Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& r
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   } else if (options_.fingerprint) {
+    // The pin stands for the certificate itself, so neither CA trust nor the host name matter:
+    // pin_verify accepts exactly the pinned leaf.
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_setup);
     curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &h);
   } else {
+    // A CA file (the cluster's pve-root-ca.pem) is ordinary trust: Proxmox's node certificates
+    // name the node's host name and addresses, so the host name check stays on; a setup that
+    // reaches the nodes under other names pins the fingerprint instead.
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     if (options_.ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file->c_str());
@@ -188,12 +210,18 @@ Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& r
 
   CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(headers);
+  long request_bytes = 0;
+  curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_bytes);
+  request_sent = request_bytes > 0;
   if (rc != CURLE_OK) {
     ApiError e;
     e.method = request.method;
     e.path = request.path;
     e.endpoint = h.endpoint;
-    e.message = fmt::format("{}: {}", h.endpoint, curl_easy_strerror(rc));
+    // The detail names host and port ("Failed to connect to pve1 port 8006 ..."); neither it nor
+    // curl_easy_strerror ever contains request headers, so the token secret cannot leak here.
+    e.message = fmt::format("{}: {}", h.endpoint,
+                            h.error_detail[0] != '\0' ? h.error_detail : curl_easy_strerror(rc));
     switch (rc) {
       case CURLE_OPERATION_TIMEDOUT:
         e.kind = ErrorKind::timeout;
@@ -203,11 +231,11 @@ Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& r
       case CURLE_SSL_CACERT_BADFILE:
       case CURLE_SSL_CERTPROBLEM:
         e.kind = ErrorKind::tls;
-        if (options_.fingerprint && !h.fingerprint_seen.empty() &&
-            h.fingerprint_seen != *options_.fingerprint) {
+        if (h.expected_fingerprint && !h.fingerprint_seen.empty() &&
+            h.fingerprint_seen != *h.expected_fingerprint) {
           e.fingerprint_seen = h.fingerprint_seen;
           e.message = fmt::format("{}: certificate fingerprint {} does not match the pinned {}",
-                                  h.endpoint, h.fingerprint_seen, *options_.fingerprint);
+                                  h.endpoint, h.fingerprint_seen, *h.expected_fingerprint);
         }
         break;
       default:

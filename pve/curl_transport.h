@@ -42,7 +42,8 @@ class CurlTransport final : public Transport {
   struct Handle;  // per endpoint: CURL* and TLS pinning state
 
  private:
-  Result<Response, ApiError> perform_on(Handle& h, const Request& request);
+  // `request_sent` tells whether any of the request left this process before a failure.
+  Result<Response, ApiError> perform_on(Handle& h, const Request& request, bool& request_sent);
 
   CurlTransportOptions options_;
   std::vector<std::unique_ptr<Handle>> handles_;

@@ -196,6 +196,71 @@ TEST_F(ClientTest, PostsAreNeverRetried) {
   EXPECT_EQ(c.requests_made(), 1);
 }
 
+TEST_F(ClientTest, StatusCodesMapToKinds) {
+  t.status(404, "Not Found", "");
+  auto nf = c.pool("gone");
+  ASSERT_FALSE(nf);
+  EXPECT_EQ(nf.error().kind, ErrorKind::not_found);
+  EXPECT_EQ(nf.error().message, "Not Found");
+  EXPECT_EQ(nf.error().path, "/pools/gone");
+  t.status(596, "Broken pipe");
+  EXPECT_EQ(c.node_time("pve-2").error().kind, ErrorKind::node_unreachable);
+  t.status(
+      400, "Parameter verification failed.",
+      R"({"data":null,"errors":{"vmid":"invalid format - value does not look like a valid VM ID\n"},"message":"Parameter verification failed.\n"})");
+  auto bad =
+      c.vzdump("pve-1", VzdumpOptions{{1}, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind, ErrorKind::bad_request);
+  EXPECT_EQ(bad.error().param_errors.at("vmid"),
+            "invalid format - value does not look like a valid VM ID");
+  t.answers.push_back(Response{200, "OK", R"({"errors":null})", "e"});
+  EXPECT_EQ(c.qdevice().error().kind, ErrorKind::malformed);
+  EXPECT_EQ(c.requests_made(), 4);
+}
+
+TEST_F(ClientTest, PersistentServerErrorGivesUpAfterTheAttempts) {
+  for (int i = 0; i < 3; ++i) t.status(502, "Bad Gateway", "");
+  t.ok(R"({"version":"8.2.4"})");
+  auto v = c.version();
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().kind, ErrorKind::server);
+  EXPECT_EQ(v.error().http_status, 502);
+  EXPECT_EQ(c.requests_made(), 3);
+  EXPECT_EQ(clock.now().time_since_epoch(), milliseconds(200 + 400));
+}
+
+TEST_F(ClientTest, BackoffIsCappedByThePolicy) {
+  Client capped(t, clock, RetryPolicy{4, milliseconds(300), milliseconds(500)});
+  for (int i = 0; i < 3; ++i) t.down(ErrorKind::timeout);
+  t.ok(R"({"version":"8.2.4"})");
+  ASSERT_TRUE(capped.version());
+  EXPECT_EQ(capped.requests_made(), 4);
+  EXPECT_EQ(clock.now().time_since_epoch(), milliseconds(300 + 500 + 500));
+}
+
+TEST_F(ClientTest, PutsAreNeverRetried) {
+  t.status(503, "busy");
+  t.ok("null");
+  auto r = c.update_guest_config("pve-1", GuestKind::lxc, 210, {{"onboot", "1"}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(c.requests_made(), 1);
+  EXPECT_EQ(t.seen.back().method, "PUT");
+  EXPECT_EQ(t.seen.back().path, "/nodes/pve-1/lxc/210/config");
+  EXPECT_EQ(t.seen.back().params, (Params{{"onboot", "1"}}));
+  ASSERT_TRUE(c.update_guest_config("pve-1", GuestKind::lxc, 210, {{"onboot", "1"}}));
+}
+
+TEST_F(ClientTest, TaskListAsksForActiveAndArchivedTasks) {
+  t.ok("[]");
+  ASSERT_TRUE(c.node_tasks("pve-1", "vzdump", 100, 1795395603));
+  EXPECT_EQ(t.seen.back().path, "/nodes/pve-1/tasks");
+  EXPECT_EQ(
+      t.seen.back().params,
+      (Params{
+          {"typefilter", "vzdump"}, {"limit", "100"}, {"source", "all"}, {"since", "1795395603"}}));
+}
+
 TEST_F(ClientTest, NodeUnreachableIsNotRetried) {
   t.status(595, "No route to host");
   EXPECT_FALSE(c.nodes());

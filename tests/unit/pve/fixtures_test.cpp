@@ -58,6 +58,7 @@ TEST(Fixtures, EveryModelledSuccessfulAnswerParses) {
     SCOPED_TRACE(f.file);
     static const std::regex task_status(R"(^/api2/json/nodes/[^/]+/tasks/[^/]+/status$)");
     static const std::regex start(R"(^/api2/json/nodes/[^/]+/(qemu|lxc)/\d+/status/(start|stop)$)");
+    static const std::regex create(R"(^/api2/json/nodes/[^/]+/(qemu|lxc)$)");
     if (method == "GET" && path == "/api2/json/version") {
       auto v = parse_version(data);
       ASSERT_TRUE(v) << v.error().message;
@@ -90,9 +91,105 @@ TEST(Fixtures, EveryModelledSuccessfulAnswerParses) {
                   u->type == "vzstop")
           << u->type;
       ++parsed;
+    } else if (method == "POST" && std::regex_match(path, create)) {
+      ASSERT_TRUE(data.is_string());
+      auto u = Upid::parse(data.get<std::string>());
+      ASSERT_TRUE(u) << data;
+      EXPECT_TRUE(u->type == "qmcreate" || u->type == "vzcreate") << u->type;
+      ++parsed;
+    } else if (method == "GET" && path == "/api2/json/storage") {
+      auto st = parse_storage_configs(data);
+      ASSERT_TRUE(st) << st.error().message;
+      EXPECT_FALSE(st->empty());
+      ++parsed;
     }
   }
   EXPECT_GE(parsed, 60);
+}
+
+Json fixture(const std::string& file) {
+  std::ifstream in(fs::path(PVT_FIXTURES_DIR) / file);
+  EXPECT_TRUE(in) << file;
+  return Json::parse(in);
+}
+
+Json data_of(const Json& f) { return Json::parse(f["body"].get<std::string>())["data"]; }
+
+TEST(Fixtures, ClusterResourcesOfTwoHaGuests) {
+  auto vms = parse_vm_resources(
+      data_of(fixture("TestResourceAffinityPlacement-014-GET-cluster_resources.json")));
+  ASSERT_TRUE(vms) << vms.error().message;
+  ASSERT_EQ(vms->size(), 2u);
+  EXPECT_EQ((*vms)[0].vmid, 9301);
+  EXPECT_EQ((*vms)[1].vmid, 9302);
+  for (const auto& vm : *vms) {
+    EXPECT_EQ(vm.type, "qemu");
+    EXPECT_EQ(vm.node, "pve");
+    EXPECT_EQ(vm.status, "running");
+    EXPECT_EQ(vm.hastate, "started");
+    EXPECT_FALSE(vm.is_template);
+  }
+  // Right after creation the answer is minimal: no name, status "unknown".
+  auto fresh =
+      parse_vm_resources(data_of(fixture("TestHAResourceMigrate-011-GET-cluster_resources.json")));
+  ASSERT_TRUE(fresh);
+  ASSERT_EQ(fresh->size(), 2u);
+  EXPECT_EQ((*fresh)[0].status, "unknown");
+  EXPECT_EQ((*fresh)[0].name, "");
+  EXPECT_EQ((*fresh)[0].id, "qemu/9301");
+  // After one guest was destroyed only the other is listed.
+  auto one = parse_vm_resources(
+      data_of(fixture("TestResourceAffinityPlacement-028-GET-cluster_resources.json")));
+  ASSERT_TRUE(one);
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].vmid, 9302);
+  // The unfiltered and the node-filtered lists hold no guests.
+  auto nodes_only =
+      parse_vm_resources(data_of(fixture("TestHAResourceMigrate-015-GET-cluster_resources.json")));
+  ASSERT_TRUE(nodes_only);
+  EXPECT_TRUE(nodes_only->empty());
+}
+
+TEST(Fixtures, StorageConfiguration) {
+  auto st = parse_storage_configs(data_of(fixture("TestStorageReads-002-GET-storage.json")));
+  ASSERT_TRUE(st) << st.error().message;
+  ASSERT_EQ(st->size(), 2u);
+  EXPECT_EQ((*st)[0].storage, "local-lvm");
+  EXPECT_EQ((*st)[0].type, "lvmthin");
+  EXPECT_EQ((*st)[1].storage, "local");
+  EXPECT_EQ((*st)[1].content, (std::vector<std::string>{"backup", "vztmpl", "iso", "import"}));
+  EXPECT_TRUE((*st)[1].nodes.empty());
+}
+
+TEST(Fixtures, ServerErrorWithProxmoxsMessage) {
+  Replay replay(fixture("TestResourceAffinityPlacement-010-POST-cluster_ha_rules.json"));
+  FakeClock clock;
+  Client client(replay, clock);
+  auto r = client.call(Request{"POST", "/cluster/ha/rules", {}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::server);
+  EXPECT_EQ(r.error().http_status, 500);
+  EXPECT_EQ(r.error().message.rfind("create ha rule failed: 400 Rule 'sdk-itest-placement' is "
+                                    "invalid.",
+                                    0),
+            0u)
+      << r.error().message;
+  EXPECT_EQ(client.requests_made(), 1);  // a POST is never retried
+}
+
+TEST(Fixtures, ParameterVerificationFailed) {
+  Replay replay(fixture("TestACMEDNSCloudflare-003-GET-cluster_acme_account_sdk_staging.json"));
+  FakeClock clock;
+  Client client(replay, clock);
+  auto r = client.call(Request{"GET", "/cluster/acme/account/sdk-staging", {}});
+  ASSERT_FALSE(r);
+  // "does not exist" inside a 400 is still a parameter error, not a missing object.
+  EXPECT_EQ(r.error().kind, ErrorKind::bad_request);
+  EXPECT_EQ(r.error().message, "Parameter verification failed.");
+  ASSERT_EQ(r.error().param_errors.count("name"), 1u);
+  EXPECT_EQ(r.error().param_errors.at("name"),
+            "ACME account config file 'sdk-staging' does not exist.");
+  EXPECT_EQ(client.requests_made(), 1);
 }
 
 TEST(Fixtures, RecordedWarningsExitStatus) {
