@@ -54,15 +54,6 @@ Report unknown_report(std::string error, std::chrono::system_clock::time_point a
   return r;
 }
 
-std::string format_utc(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 namespace {
 
 nlohmann::json optional_string(const std::optional<std::string>& s) {

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/utc_time.h"
+
 namespace pvt::report {
 
 // Ordered by severity for aggregation: unknown sits between warning and critical (§7: an
@@ -42,8 +44,8 @@ struct Report {
 // was read): status UNKNOWN, exit 3.
 Report unknown_report(std::string error, std::chrono::system_clock::time_point at);
 
-// RFC 3339 UTC with seconds: "2026-11-24T19:00:00Z".
-std::string format_utc(std::chrono::system_clock::time_point t);
+// RFC 3339 UTC with seconds: "2026-11-24T19:00:00Z" (common/utc_time.h).
+using pvt::format_utc;
 
 // The §7 JSON schema.
 nlohmann::json to_json(const Report& r);

@@ -90,6 +90,9 @@ class SessionMachine {
   std::vector<Transition> take_transitions();
 
   int reconnects() const { return reconnects_; }
+  bool drain_requested() const { return drain_requested_; }
+  // A reloaded config may change the forward and drain bounds; they apply from the next wait.
+  void set_timings(SessionTimings timings) { timings_ = timings; }
   const std::string& last_error() const { return last_error_; }
   int forward_refusals() const { return forward_refusals_; }
   Backoff& backoff() { return backoff_; }

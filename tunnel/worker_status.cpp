@@ -64,6 +64,10 @@ Result<WorkerStatus> parse_worker_status(const std::string& body) {
   s.channels_open = channels->value_or(0);
   s.bytes_in = bytes_in->value_or(0);
   s.bytes_out = bytes_out->value_or(0);
+  s.role = j.value("role", "");
+  s.local = j.value("local", "");
+  s.drain_requested = j.value("drain_requested", false);
+  s.forward_refusals = j.value("forward_refusals", int64_t{0});
   if (auto p = j.find("probe"); p != j.end() && !p->is_null()) {
     if (!p->is_object()) return fail("field \"probe\" is not an object");
     auto ok = optional_field<bool>(*p, "ok");
@@ -75,6 +79,87 @@ Result<WorkerStatus> parse_worker_status(const std::string& body) {
     s.probe = ProbeResult{*ok, *latency, *at};
   }
   return s;
+}
+
+namespace {
+
+Json optional_json(const auto& v) { return v ? Json(*v) : Json(nullptr); }
+
+// Label values escape backslash, double quote and newline (exposition format).
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string worker_status_json(const WorkerStatus& s) {
+  Json probe = {{"ok", optional_json(s.probe.ok)},
+                {"latency_ms", optional_json(s.probe.latency_ms)},
+                {"at", optional_json(s.probe.at)}};
+  Json j = {{"name", s.name},
+            {"state", s.state},
+            {"since", s.since},
+            {"vps", s.vps},
+            {"forward", optional_json(s.forward)},
+            {"reconnects", s.reconnects},
+            {"last_error", optional_json(s.last_error)},
+            {"probe", std::move(probe)},
+            {"channels_open", s.channels_open},
+            {"bytes_in", s.bytes_in},
+            {"bytes_out", s.bytes_out},
+            {"role", s.role},
+            {"local", s.local},
+            {"drain_requested", s.drain_requested},
+            {"forward_refusals", s.forward_refusals}};
+  return j.dump();
+}
+
+std::string worker_metrics(const WorkerStatus& s) {
+  static constexpr const char* kStates[] = {"resolving",       "connecting", "authenticating",
+                                            "forward-pending", "serving",    "draining",
+                                            "drained",         "backoff",    "stopping"};
+  const std::string tunnel = fmt::format("tunnel=\"{}\"", label_value(s.name));
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  metric("pvectl_tunnel_state", "gauge", "1 for the worker's current state (DESIGN.md 9)");
+  for (const char* st : kStates) {
+    out += fmt::format("pvectl_tunnel_state{{{},state=\"{}\"}} {}\n", tunnel, st,
+                       s.state == st ? 1 : 0);
+  }
+  metric("pvectl_tunnel_forward_bound", "gauge", "1 while the remote forward is bound on the VPS");
+  out += fmt::format("pvectl_tunnel_forward_bound{{{}}} {}\n", tunnel, s.forward ? 1 : 0);
+  metric("pvectl_tunnel_reconnects_total", "counter", "Sessions started after the first");
+  out += fmt::format("pvectl_tunnel_reconnects_total{{{}}} {}\n", tunnel, s.reconnects);
+  metric("pvectl_tunnel_forward_refusals_total", "counter",
+         "Remote forward requests the VPS refused in the current session");
+  out += fmt::format("pvectl_tunnel_forward_refusals_total{{{}}} {}\n", tunnel, s.forward_refusals);
+  metric("pvectl_tunnel_channels_open", "gauge", "Forwarded connections being relayed");
+  out += fmt::format("pvectl_tunnel_channels_open{{{}}} {}\n", tunnel, s.channels_open);
+  metric("pvectl_tunnel_received_bytes_total", "counter", "Bytes from the VPS to the local target");
+  out += fmt::format("pvectl_tunnel_received_bytes_total{{{}}} {}\n", tunnel, s.bytes_in);
+  metric("pvectl_tunnel_sent_bytes_total", "counter", "Bytes from the local target to the VPS");
+  out += fmt::format("pvectl_tunnel_sent_bytes_total{{{}}} {}\n", tunnel, s.bytes_out);
+  if (s.probe.ok) {
+    metric("pvectl_tunnel_probe_ok", "gauge", "1 if the last end-to-end probe succeeded");
+    out += fmt::format("pvectl_tunnel_probe_ok{{{}}} {}\n", tunnel, *s.probe.ok ? 1 : 0);
+  }
+  if (s.probe.latency_ms) {
+    metric("pvectl_tunnel_probe_latency_seconds", "gauge", "Latency of the last successful probe");
+    out += fmt::format("pvectl_tunnel_probe_latency_seconds{{{}}} {:.3f}\n", tunnel,
+                       static_cast<double>(*s.probe.latency_ms) / 1000.0);
+  }
+  return out;
 }
 
 Result<WorkerStatus> fetch_worker_status(const std::string& control_url, const std::string& token,

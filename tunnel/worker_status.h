@@ -29,7 +29,18 @@ struct WorkerStatus {
   int64_t channels_open = 0;
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
+  // Beyond §9, for people and dashboards; parse_worker_status does not require them.
+  std::string role;
+  std::string local;
+  bool drain_requested = false;
+  int64_t forward_refusals = 0;
 };
+
+// The /v1/status body the worker serves (parse_worker_status reads it back).
+std::string worker_status_json(const WorkerStatus& s);
+
+// GET /metrics: the same facts in the Prometheus text exposition format (version 0.0.4).
+std::string worker_metrics(const WorkerStatus& s);
 
 // Parses a /v1/status body; the error names the field that is missing or of the wrong type.
 Result<WorkerStatus> parse_worker_status(const std::string& body);

@@ -1,0 +1,77 @@
+// One connection the VPS forwarded to us, relayed between its SSH channel and a TCP connection
+// to the local target. Both directions are independent, so a half-close (EOF one way while data
+// still flows the other) is carried through: EOF from the VPS becomes shutdown(SHUT_WR) towards
+// the target, and the target's EOF becomes SSH_MSG_CHANNEL_EOF. Flow control is the buffers':
+// a full buffer stops reading on its side — on the SSH side that leaves the channel's window
+// closed, so the VPS stops sending instead of queueing in our memory.
+#pragma once
+
+#include <libssh2.h>
+#include <poll.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/config.h"
+
+namespace pvt::tunnel {
+
+struct RelayTotals {
+  uint64_t from_vps = 0;  // bytes written to the local target
+  uint64_t to_vps = 0;    // bytes written into SSH channels
+};
+
+class RelayChannel {
+ public:
+  // Starts the non-blocking connect to `target`; a failure shows as finished() with error().
+  RelayChannel(LIBSSH2_CHANNEL* channel, const config::HostPort& target);
+  ~RelayChannel();
+  RelayChannel(const RelayChannel&) = delete;
+  RelayChannel& operator=(const RelayChannel&) = delete;
+
+  // What to wait for on the local socket.
+  pollfd local_events() const;
+  // Moves what can be moved without blocking; `revents` from poll for the local socket.
+  // Returns true if any byte moved or any state changed.
+  bool pump(short revents, RelayTotals& totals);
+
+  // Both directions are done (or one failed): the channel can be freed.
+  bool finished() const { return finished_; }
+  const std::string& error() const { return error_; }
+  LIBSSH2_CHANNEL* channel() const { return channel_; }
+  // Hands the channel over for closing (libssh2_channel_free may need several calls).
+  LIBSSH2_CHANNEL* release_channel();
+
+  // Stops both directions at once (drain timeout, shutdown).
+  void abort(const std::string& why);
+
+ private:
+  // Bytes in flight one way; `head` avoids moving data on every partial write.
+  struct Buffer {
+    std::string data;
+    size_t head = 0;
+    size_t size() const { return data.size() - head; }
+    const char* front() const { return data.data() + head; }
+    void consume(size_t n);
+  };
+
+  bool finish_connect();
+  bool vps_to_local(RelayTotals& totals);
+  bool local_to_vps(short revents, RelayTotals& totals);
+  void check_done();
+
+  LIBSSH2_CHANNEL* channel_;
+  int fd_ = -1;
+  bool connecting_ = true;
+  Buffer to_local_;
+  Buffer to_vps_;
+  size_t pending_write_ = 0;  // a channel write that returned EAGAIN: repeat with this length
+  bool vps_eof_ = false;      // the VPS sent EOF (or closed)
+  bool local_shut_ = false;   // ...and we passed it on with shutdown(SHUT_WR)
+  bool local_eof_ = false;    // the target sent EOF
+  bool eof_sent_ = false;     // ...and we passed it on with SSH_MSG_CHANNEL_EOF
+  bool finished_ = false;
+  std::string error_;
+};
+
+}  // namespace pvt::tunnel
