@@ -9,6 +9,7 @@ PVT_PACKAGES=(
   libcurl4-openssl-dev nlohmann-json3-dev libssh2-1-dev libcpp-httplib-dev libspdlog-dev
   libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev
   libsystemd-dev libexpected-dev libhowardhinnant-date-dev libssl-dev clang-format tzdata
+  openssh-server openssh-client
 )
 
 pvt_log() { printf '==> %s\n' "$*" >&2; }

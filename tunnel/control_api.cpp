@@ -140,9 +140,13 @@ Result<void> ControlServer::start(const config::HostPort& listen) {
   }
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    const std::string message = res.status == 404
-                                    ? fmt::format("no such endpoint: {} {}", req.method, req.path)
-                                    : fmt::format("bad request (HTTP {})", res.status);
+    std::string message = fmt::format("bad request (HTTP {})", res.status);
+    if (res.status == 404) {
+      message = fmt::format("no such endpoint: {} {}", req.method, req.path);
+    } else if (res.status == 400 && req.method == "POST" && !req.has_header("Content-Length")) {
+      // cpp-httplib needs the length of every POST body, even an empty one.
+      message = "POST needs a Content-Length header: send an empty body (curl -d '')";
+    }
     res.set_content(json_error(message), "application/json");
   });
 

@@ -38,8 +38,10 @@ struct Transition {
 };
 
 struct SessionTimings {
-  std::chrono::milliseconds forward_retry_initial{1000};  // first retry of a refused forward
-  std::chrono::milliseconds forward_retry_max{10000};
+  // A refused forward is retried inside the session, and often: one global request costs the VPS
+  // next to nothing, and the port usually frees the moment a stale session of ours is dropped.
+  std::chrono::milliseconds forward_retry_initial{500};  // first retry of a refused forward
+  std::chrono::milliseconds forward_retry_max{2000};
   std::chrono::milliseconds forward_pending_max{60000};  // then reconnect
   std::chrono::milliseconds drain_timeout{30000};
 };

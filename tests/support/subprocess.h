@@ -86,7 +86,8 @@ inline Completed run(std::vector<std::string> args) {
 // A background process whose stdout is read line by line; SIGTERM + wait on destruction.
 class Background {
  public:
-  explicit Background(std::vector<std::string> args) {
+  // `stderr_path`: where the process's stderr goes (default: nowhere, unless PVT_TEST_VERBOSE).
+  explicit Background(std::vector<std::string> args, const std::string& stderr_path = "") {
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     pid_ = fork();
@@ -95,7 +96,12 @@ class Background {
       int devnull = open("/dev/null", O_RDWR);
       dup2(devnull, 0);
       dup2(out[1], 1);
-      if (std::getenv("PVT_TEST_VERBOSE") == nullptr) dup2(devnull, 2);
+      if (!stderr_path.empty()) {
+        int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (err >= 0) dup2(err, 2);
+      } else if (std::getenv("PVT_TEST_VERBOSE") == nullptr) {
+        dup2(devnull, 2);
+      }
       auto argv = detail::argv_of(args);
       execv(argv[0], argv.data());
       _exit(127);
@@ -133,15 +139,25 @@ class Background {
     }
   }
 
-  // SIGTERM, then the exit code (or -1 for death by signal).
-  int stop() {
+  // SIGTERM (or `sig`), then the exit code (or -1 for death by signal).
+  int stop(int sig = SIGTERM) {
     if (pid_ <= 0) return exit_code_;
-    kill(pid_, SIGTERM);
+    kill(pid_, sig);
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
     if (out_fd_ >= 0) close(out_fd_);
     out_fd_ = -1;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return exit_code_;
+  }
+
+  // Waits for the process to exit by itself; its exit code (or -1 for death by signal).
+  int wait() {
+    if (pid_ <= 0) return exit_code_;
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
     exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return exit_code_;
   }

@@ -84,7 +84,7 @@ TEST(SessionState, RefusedForwardKeepsTheSessionAndRetriesWithBackoff) {
     now = *m.wakeup();
     retry_at_ms.push_back(std::chrono::duration_cast<milliseconds>(now - t0).count());
   }
-  EXPECT_EQ(retry_at_ms, (std::vector<int64_t>{1000, 3000, 7000, 15000, 25000, 35000}));
+  EXPECT_EQ(retry_at_ms, (std::vector<int64_t>{500, 1500, 3500, 5500, 7500, 9500}));
   EXPECT_EQ(m.state(), State::forward_pending);
   EXPECT_EQ(m.forward_refusals(), 6);
   EXPECT_TRUE(m.forward_long_refused(now));

@@ -1,0 +1,581 @@
+// The tunnel worker (`pvectl-tunnel tunnel`) end to end against a real OpenSSH sshd on loopback:
+// the sshd plays the VPS, a TCP server in this process plays the guest's internal nginx, and the
+// test connects to the forwarded port on the "VPS" as the VPS nginx would.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <thread>
+
+#include "tests/support/ssh_server.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/tcp_backend.h"
+#include "tunnel/worker_status.h"
+
+namespace pvt {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::connect_local;
+using testing::read_all;
+using testing::send_all;
+using testing::slurp;
+using testing::wait_until;
+using testing::write_text;
+
+class TunnelWorker : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "sshd needs root to run its privilege separation";
+    if (!fs::exists("/usr/sbin/sshd")) GTEST_SKIP() << "openssh-server is not installed";
+    dir_ = fs::temp_directory_path() /
+           ("pvt-tunnel-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
+    fs::create_directories(dir_);
+    sshd_ = std::make_unique<testing::SshServer>(dir_ / "vps");
+    remote_port_ = testing::free_port();
+    control_port_ = testing::free_port();
+    testing::make_key(dir_ / "id_tunnel");
+    sshd_->authorize(dir_ / "id_tunnel.pub", remote_port_);
+    write_text(dir_ / "known_hosts", sshd_->known_hosts_line(), 0644);
+    write_text(dir_ / "control-token", "test-token-" + std::to_string(getpid()) + "\n");
+    backend_ = std::make_unique<testing::TcpBackend>();
+  }
+
+  void TearDown() override {
+    worker_.reset();
+    backend_.reset();
+    sshd_.reset();
+    if (!HasFailure())
+      fs::remove_all(dir_);
+    else
+      std::fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
+  }
+
+  // The config of tunnel "t1"; `extra` lines are appended to its table.
+  void write_config(const std::string& extra = "") {
+    write_text(dir_ / "config.toml",
+               "[[tunnel]]\n"
+               "name = \"t1\"\n"
+               "guest = \"t1\"\n"
+               "role = \"primary\"\n"
+               "vps_host = \"127.0.0.1\"\n"
+               "vps_port = " +
+                   std::to_string(sshd_->port()) +
+                   "\n"
+                   "user = \"root\"\n"
+                   "key_file = \"" +
+                   (dir_ / key_name_).string() +
+                   "\"\n"
+                   "known_hosts_file = \"" +
+                   (dir_ / "known_hosts").string() +
+                   "\"\n"
+                   "remote = \"127.0.0.1:" +
+                   std::to_string(remote_port_) +
+                   "\"\n"
+                   "local = \"127.0.0.1:" +
+                   std::to_string(backend_port()) +
+                   "\"\n"
+                   "keepalive_interval_s = 1\n"
+                   "keepalive_count_max = 3\n"
+                   "probe_interval_s = 1\n"
+                   "control_listen = \"127.0.0.1:" +
+                   std::to_string(control_port_) +
+                   "\"\n"
+                   "control_token_file = \"" +
+                   (dir_ / "control-token").string() + "\"\n" + extra,
+               0644);
+  }
+
+  int backend_port() const { return backend_ ? backend_->port() : backend_port_after_stop_; }
+
+  void start_worker(const std::string& extra = "", std::vector<std::string> flags = {}) {
+    write_config(extra);
+    std::vector<std::string> args = {PVT_BINARY_DIR "/pvectl-tunnel",
+                                     "tunnel",
+                                     "--config",
+                                     (dir_ / "config.toml").string(),
+                                     "--name",
+                                     "t1",
+                                     "-v"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    worker_ = std::make_unique<testing::Background>(args, (dir_ / "worker.log").string());
+  }
+
+  std::optional<tunnel::WorkerStatus> status() {
+    auto s = tunnel::fetch_worker_status("http://127.0.0.1:" + std::to_string(control_port_),
+                                         "test-token-" + std::to_string(getpid()), seconds(2));
+    if (!s) return std::nullopt;
+    return *s;
+  }
+
+  bool wait_state(const std::string& state, milliseconds timeout = seconds(15)) {
+    return wait_until(
+        [&] {
+          auto s = status();
+          return s && s->state == state;
+        },
+        timeout);
+  }
+
+  std::string worker_log() const { return slurp(dir_ / "worker.log"); }
+
+  // Sends `command` through the forwarded port on the "VPS" and returns the whole answer.
+  std::string exchange(const std::string& command) {
+    const int fd = connect_local(remote_port_);
+    if (fd < 0) return "<refused>";
+    send_all(fd, command.data(), command.size());
+    ::shutdown(fd, SHUT_WR);
+    std::string answer = read_all(fd);
+    ::close(fd);
+    return answer;
+  }
+
+  // Like exchange(), but keeps the VPS side open until the target closes.
+  std::string exchange_keep_open(const std::string& command) {
+    const int fd = connect_local(remote_port_);
+    if (fd < 0) return "<refused>";
+    send_all(fd, command.data(), command.size());
+    std::string answer = read_all(fd);
+    ::close(fd);
+    return answer;
+  }
+
+  bool forward_answers() {
+    return exchange("GET /healthz HTTP/1.0\r\n\r\n").find("200") != std::string::npos;
+  }
+
+  inline static int counter_ = 0;
+  fs::path dir_;
+  std::string key_name_ = "id_tunnel";
+  std::unique_ptr<testing::SshServer> sshd_;
+  std::unique_ptr<testing::TcpBackend> backend_;
+  int backend_port_after_stop_ = 0;
+  std::unique_ptr<testing::Background> worker_;
+  int remote_port_ = 0;
+  int control_port_ = 0;
+};
+
+TEST_F(TunnelWorker, BindsTheForwardAndRelaysToTheLocalTarget) {
+  sshd_->start();
+  start_worker();
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  EXPECT_TRUE(forward_answers());
+  auto s = status();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->forward.value_or(""), "127.0.0.1:" + std::to_string(remote_port_));
+  EXPECT_EQ(s->reconnects, 0);
+  EXPECT_EQ(s->vps, "127.0.0.1:" + std::to_string(sshd_->port()));
+  // The probe went VPS -> forward -> backend: the backend saw it.
+  ASSERT_TRUE(wait_until([&] { return backend_->health_checks() > 0; }, seconds(5)));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto st = status();
+        return st && st->probe.ok.value_or(false);
+      },
+      seconds(5)));
+  // libssh2 1.10 negotiates aes-ctr with hmac-sha2 (no chacha20, no ETM: not open to Terrapin).
+  EXPECT_TRUE(std::regex_search(sshd_->log(), std::regex("aes(128|192|256)-ctr"))) << sshd_->log();
+}
+
+TEST_F(TunnelWorker, DataIntegrityBothWaysWithHundredsOfMebibytes) {
+  sshd_->start();
+  start_worker();
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  const size_t size = 256u << 20;
+  // VPS -> home: the backend checksums what arrived.
+  {
+    const int fd = connect_local(remote_port_);
+    ASSERT_GE(fd, 0);
+    send_all(fd, "UP\n", 3);
+    testing::Pattern p(42);
+    std::vector<char> buf(1 << 16);
+    for (size_t left = size; left > 0;) {
+      const size_t k = std::min(left, buf.size());
+      p.fill(buf.data(), k);
+      ASSERT_TRUE(send_all(fd, buf.data(), k));
+      left -= k;
+    }
+    ::shutdown(fd, SHUT_WR);
+    const std::string answer = read_all(fd);
+    ::close(fd);
+    EXPECT_EQ(answer, testing::pattern_sha256(42, size) + "\n");
+  }
+  // home -> VPS.
+  {
+    const int fd = connect_local(remote_port_);
+    ASSERT_GE(fd, 0);
+    const std::string cmd = "DOWN " + std::to_string(size) + " 7\n";
+    send_all(fd, cmd.data(), cmd.size());
+    testing::Sha256 sha;
+    size_t got = 0;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+      sha.update(buf, static_cast<size_t>(n));
+      got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    EXPECT_EQ(got, size);
+    EXPECT_EQ(sha.hex(), testing::pattern_sha256(7, size));
+  }
+  // Both ways at once through one connection (echo): flow control in both directions.
+  {
+    const size_t echo = 64u << 20;
+    const int fd = connect_local(remote_port_);
+    ASSERT_GE(fd, 0);
+    send_all(fd, "ECHO\n", 5);
+    std::thread writer([&] {
+      testing::Pattern p(9);
+      std::vector<char> buf(1 << 16);
+      for (size_t left = echo; left > 0;) {
+        const size_t k = std::min(left, buf.size());
+        p.fill(buf.data(), k);
+        if (!send_all(fd, buf.data(), k)) break;
+        left -= k;
+      }
+      ::shutdown(fd, SHUT_WR);  // half-close: the echo keeps flowing back
+    });
+    testing::Sha256 sha;
+    size_t got = 0;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+      sha.update(buf, static_cast<size_t>(n));
+      got += static_cast<size_t>(n);
+    }
+    writer.join();
+    ::close(fd);
+    EXPECT_EQ(got, echo);
+    EXPECT_EQ(sha.hex(), testing::pattern_sha256(9, echo));
+  }
+  auto s = status();
+  ASSERT_TRUE(s);
+  EXPECT_GE(s->bytes_in, static_cast<int64_t>(size));
+  EXPECT_GE(s->bytes_out, static_cast<int64_t>(size));
+}
+
+TEST_F(TunnelWorker, TwoHundredConcurrentConnections) {
+  sshd_->start();
+  start_worker();
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  constexpr int kClients = 200;
+  constexpr size_t kBytes = 256 * 1024;
+  std::atomic<int> good{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      const int fd = connect_local(remote_port_);
+      if (fd < 0) return;
+      const std::string cmd = "DOWN " + std::to_string(kBytes) + " " + std::to_string(i + 1) + "\n";
+      send_all(fd, cmd.data(), cmd.size());
+      testing::Sha256 sha;
+      char buf[65536];
+      ssize_t n;
+      size_t got = 0;
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+        sha.update(buf, static_cast<size_t>(n));
+        got += static_cast<size_t>(n);
+      }
+      ::close(fd);
+      if (got == kBytes && sha.hex() == testing::pattern_sha256(i + 1, kBytes)) ++good;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(good.load(), kClients);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->channels_open == 0;
+      },
+      seconds(10)));
+}
+
+TEST_F(TunnelWorker, HalfCloseFromTheTargetWhileTheVpsSideStillSends) {
+  sshd_->start();
+  start_worker();
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  // DOWN answers and closes its side at once; the client keeps its side open and still gets
+  // every byte followed by EOF.
+  const int fd = connect_local(remote_port_);
+  ASSERT_GE(fd, 0);
+  send_all(fd, "DOWN 100000 3\n", 14);
+  const std::string got = read_all(fd);
+  ::close(fd);
+  EXPECT_EQ(got.size(), 100000u);
+  // And the other way: EOF from the VPS side reaches the target, which answers after it.
+  EXPECT_EQ(exchange("UP\nhello"), [] {
+    testing::Sha256 sha;
+    sha.update("hello", 5);
+    return sha.hex() + "\n";
+  }());
+}
+
+TEST_F(TunnelWorker, ClosesTheChannelWhenTheLocalTargetRefuses) {
+  sshd_->start();
+  start_worker("probe = false\n");
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  backend_port_after_stop_ = backend_->port();
+  backend_.reset();                                          // nothing listens on `local` any more
+  EXPECT_EQ(exchange("GET /healthz HTTP/1.0\r\n\r\n"), "");  // closed, no answer, no hang
+  auto s = status();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->state, "serving");
+}
+
+TEST_F(TunnelWorker, ReconnectsAfterSshdIsKilledAndRestarted) {
+  sshd_->start();
+  start_worker();
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  sshd_->kill_all();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->state != "serving";
+      },
+      seconds(10)));
+  sshd_->start();
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  EXPECT_TRUE(forward_answers());
+  auto s = status();
+  ASSERT_TRUE(s);
+  EXPECT_GE(s->reconnects, 1);
+}
+
+TEST_F(TunnelWorker, SilentDropIsDetectedWithinTheKeepaliveWindow) {
+  sshd_->start();
+  start_worker("probe = false\n");
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  // Freeze the session on the VPS: no FIN, no RST, just silence, as on a dead NAT mapping.
+  sshd_->signal_sessions(SIGSTOP);
+  const auto frozen = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->state != "serving";
+      },
+      seconds(20)))
+      << worker_log();
+  const auto detected = std::chrono::steady_clock::now() - frozen;
+  // keepalive 1 s x 3, plus 1 s the issue allows, plus slack for a loaded machine.
+  EXPECT_LT(detected, seconds(8)) << worker_log();
+  EXPECT_NE(worker_log().find("no answer from the VPS"), std::string::npos) << worker_log();
+  // The frozen session still holds the port on the VPS: the new session waits in
+  // forward-pending, and binds once the old session is gone — without another reconnect.
+  ASSERT_TRUE(wait_state("forward-pending")) << worker_log();
+  const auto reconnects = status()->reconnects;
+  sshd_->signal_sessions(SIGCONT);
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  EXPECT_EQ(status()->reconnects, reconnects);
+  EXPECT_TRUE(forward_answers());
+}
+
+TEST_F(TunnelWorker, StaleForwardHeldByAnotherSessionEndsInServingWithoutReconnecting) {
+  sshd_->start();
+  // The old autossh unit, still running: an OpenSSH client holding the same remote port.
+  testing::Background old_ssh(
+      {"/usr/bin/ssh", "-N", "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes", "-o",
+       "UserKnownHostsFile=" + (dir_ / "known_hosts").string(), "-o", "StrictHostKeyChecking=yes",
+       "-i", (dir_ / "id_tunnel").string(), "-p", std::to_string(sshd_->port()), "-R",
+       "127.0.0.1:" + std::to_string(remote_port_) +
+           ":127.0.0.1:" + std::to_string(backend_->port()),
+       "root@127.0.0.1"},
+      (dir_ / "old-ssh.log").string());
+  ASSERT_TRUE(wait_until([&] { return forward_answers(); }, seconds(10)))
+      << slurp(dir_ / "old-ssh.log");
+  start_worker("forward_pending_max_s = 120\n");
+  ASSERT_TRUE(wait_state("forward-pending")) << worker_log();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->forward_refusals >= 4;
+      },
+      seconds(15)));
+  EXPECT_NE(worker_log().find("something else holds that port on the VPS"), std::string::npos)
+      << worker_log();
+  auto before = status();
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->forward, std::nullopt);
+  EXPECT_NE(before->last_error.value_or("").find("refused"), std::string::npos);
+  old_ssh.stop();
+  ASSERT_TRUE(wait_state("serving", seconds(10))) << worker_log();
+  EXPECT_EQ(status()->reconnects, 0);
+}
+
+TEST_F(TunnelWorker, RefusesAHostKeyThatDoesNotMatchAndNamesTheFingerprint) {
+  sshd_->start();
+  testing::make_key(dir_ / "other_host_key");
+  std::istringstream words(slurp(dir_ / "other_host_key.pub"));
+  std::string type, blob;
+  words >> type >> blob;
+  write_text(dir_ / "known_hosts",
+             "[127.0.0.1]:" + std::to_string(sshd_->port()) + " " + type + " " + blob + "\n", 0644);
+  start_worker();
+  const std::string seen = testing::key_fingerprint(sshd_->host_public_key());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->last_error && s->last_error->find("does not match") != std::string::npos;
+      },
+      seconds(10)))
+      << worker_log();
+  EXPECT_NE(status()->last_error->find(seen), std::string::npos) << *status()->last_error;
+  EXPECT_NE(worker_log().find(seen), std::string::npos);
+  EXPECT_FALSE(forward_answers());
+}
+
+TEST_F(TunnelWorker, UnknownHostKeyIsRefusedUnlessAcceptedOnceExplicitly) {
+  sshd_->start();
+  write_text(dir_ / "known_hosts", "", 0644);
+  start_worker();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->last_error && s->last_error->find("is not in") != std::string::npos;
+      },
+      seconds(10)))
+      << worker_log();
+  EXPECT_EQ(slurp(dir_ / "known_hosts"), "");  // never trust on first use by itself
+  worker_.reset();
+  start_worker("", {"--accept-new-hostkey"});
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  EXPECT_EQ(slurp(dir_ / "known_hosts"), sshd_->known_hosts_line());
+}
+
+TEST_F(TunnelWorker, WrongUserKeyIsRefusedWithAClearError) {
+  sshd_->start();
+  testing::make_key(dir_ / "id_wrong");
+  key_name_ = "id_wrong";
+  start_worker();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->last_error &&
+               s->last_error->find("refused public key authentication") != std::string::npos;
+      },
+      seconds(10)))
+      << worker_log();
+  EXPECT_NE(status()->last_error->find("id_wrong"), std::string::npos);
+  EXPECT_EQ(status()->state, "backoff");
+}
+
+TEST_F(TunnelWorker, FailingProbeMakesTheSessionReconnect) {
+  sshd_->start();
+  start_worker("probe_failures_max = 2\n");
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  backend_port_after_stop_ = backend_->port();
+  backend_.reset();  // the internal nginx is down: the end-to-end path is broken
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->reconnects >= 1;
+      },
+      seconds(20)))
+      << worker_log();
+  EXPECT_NE(worker_log().find("end-to-end probe failed 2 times in a row"), std::string::npos)
+      << worker_log();
+  auto s = status();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->probe.ok, std::optional<bool>(false));
+}
+
+TEST_F(TunnelWorker, DrainAndResumeThroughTheControlApi) {
+  sshd_->start();
+  start_worker();
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  httplib::Client api("127.0.0.1", control_port_);
+  // Unauthenticated: 401 with a JSON error.
+  auto unauth = api.Post("/v1/drain", "", "application/json");
+  ASSERT_TRUE(unauth);
+  EXPECT_EQ(unauth->status, 401);
+  EXPECT_NE(unauth->body.find("\"error\""), std::string::npos);
+  api.set_bearer_token_auth("test-token-" + std::to_string(getpid()));
+  auto bad = api.Post("/v1/drain", "not json", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  auto wrong_method = api.Get("/v1/drain");
+  ASSERT_TRUE(wrong_method);
+  EXPECT_EQ(wrong_method->status, 405);
+
+  auto drained = api.Post("/v1/drain", "", "application/json");
+  ASSERT_TRUE(drained);
+  EXPECT_EQ(drained->status, 200) << drained->body;
+  ASSERT_TRUE(wait_state("drained")) << worker_log();
+  auto s = status();
+  EXPECT_EQ(s->forward, std::nullopt);
+  EXPECT_TRUE(s->drain_requested);
+  // The forward is gone on the VPS: its nginx would move to the backup tunnel.
+  EXPECT_TRUE(wait_until([&] { return connect_local(remote_port_) < 0; }, seconds(5)));
+  const int probes = backend_->health_checks();
+  std::this_thread::sleep_for(milliseconds(2500));
+  EXPECT_EQ(backend_->health_checks(), probes);  // the probe is paused while drained
+
+  auto resumed = api.Post("/v1/resume", "", "application/json");
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->status, 200);
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  EXPECT_TRUE(forward_answers());
+
+  auto reconnect = api.Post("/v1/reconnect", "", "application/json");
+  ASSERT_TRUE(reconnect);
+  EXPECT_EQ(reconnect->status, 200);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto st = status();
+        return st && st->reconnects >= 1 && st->state == "serving";
+      },
+      seconds(10)));
+
+  auto metrics = api.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("pvectl_tunnel_state{tunnel=\"t1\",state=\"serving\"} 1"),
+            std::string::npos)
+      << metrics->body;
+}
+
+TEST_F(TunnelWorker, SigtermStopsNewConnectionsLetsOpenOnesFinishAndExitsZero) {
+  sshd_->start();
+  start_worker("probe = false\n");
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  std::string slow;
+  std::thread reader([&] { slow = exchange_keep_open("SLOW 200000 2000\n"); });
+  std::this_thread::sleep_for(milliseconds(500));
+  ::kill(worker_->pid(), SIGTERM);
+  ASSERT_TRUE(wait_until([&] { return connect_local(remote_port_) < 0; }, seconds(5)));
+  reader.join();
+  EXPECT_EQ(slow.size(), 200000u);  // the open connection finished
+  EXPECT_EQ(worker_->wait(), 0);
+  EXPECT_NE(worker_log().find("stopped"), std::string::npos);
+}
+
+TEST_F(TunnelWorker, StatusCommandPrintsTheState) {
+  sshd_->start();
+  start_worker();
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  auto r = testing::run({PVT_BINARY_DIR "/pvectl-tunnel", "tunnel", "status", "--config",
+                         (dir_ / "config.toml").string(), "--name", "t1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("t1: serving since"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("127.0.0.1:" + std::to_string(remote_port_)), std::string::npos);
+  auto json = testing::run({PVT_BINARY_DIR "/pvectl-tunnel", "tunnel", "status", "--config",
+                            (dir_ / "config.toml").string(), "--name", "t1", "--format", "json"});
+  EXPECT_EQ(json.exit_code, 0);
+  auto parsed = tunnel::parse_worker_status(json.out);
+  ASSERT_TRUE(parsed) << json.out;
+  EXPECT_EQ(parsed->state, "serving");
+  worker_.reset();
+  auto down = testing::run({PVT_BINARY_DIR "/pvectl-tunnel", "tunnel", "status", "--config",
+                            (dir_ / "config.toml").string(), "--name", "t1"});
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_NE(down.err.find("cannot reach the worker"), std::string::npos) << down.err;
+}
+
+}  // namespace
+}  // namespace pvt
