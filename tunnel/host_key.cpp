@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -49,7 +50,7 @@ bool hashed_name_matches(std::string_view entry, std::string_view name) {
   unsigned int mac_len = 0;
   HMAC(EVP_sha1(), salt.data(), static_cast<int>(salt.size()),
        reinterpret_cast<const unsigned char*>(name.data()), name.size(), mac, &mac_len);
-  return expected.size() == mac_len && std::equal(expected.begin(), expected.end(), mac);
+  return expected.size() == mac_len && std::memcmp(expected.data(), mac, mac_len) == 0;
 }
 
 // known_hosts patterns may use * and ? (ssh(8) "SSH_KNOWN_HOSTS FILE FORMAT").

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
+
 #include <thread>
 
 namespace pvt::tunnel {
@@ -92,6 +94,86 @@ TEST(FetchWorkerStatus, UnreachableWorker) {
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find("cannot reach the worker"), std::string::npos)
       << s.error().message;
+}
+
+}  // namespace
+}  // namespace pvt::tunnel
+
+namespace pvt::tunnel {
+namespace {
+
+WorkerStatus sample() {
+  WorkerStatus s;
+  s.name = "tunnel\"1";
+  s.state = "drained";
+  s.since = "2026-11-24T19:00:00Z";
+  s.vps = "vps.example.net:22";
+  s.reconnects = 4;
+  s.last_error = "the VPS refused the remote forward";
+  s.probe = {false, std::nullopt, "2026-11-24T19:00:05Z"};
+  s.channels_open = 2;
+  s.bytes_in = 10;
+  s.bytes_out = 20;
+  s.role = "backup";
+  s.local = "127.0.0.1:18080";
+  s.drain_requested = true;
+  s.forward_refusals = 3;
+  return s;
+}
+
+TEST(WorkerStatusJson, RoundTripsThroughTheParser) {
+  const WorkerStatus s = sample();
+  auto back = parse_worker_status(worker_status_json(s));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->name, s.name);
+  EXPECT_EQ(back->state, "drained");
+  EXPECT_EQ(back->forward, std::nullopt);
+  EXPECT_EQ(back->reconnects, 4);
+  EXPECT_EQ(back->last_error, s.last_error);
+  EXPECT_EQ(back->probe.ok, std::optional<bool>(false));
+  EXPECT_EQ(back->probe.latency_ms, std::nullopt);
+  EXPECT_EQ(back->probe.at, s.probe.at);
+  EXPECT_EQ(back->channels_open, 2);
+  EXPECT_EQ(back->bytes_in, 10);
+  EXPECT_EQ(back->bytes_out, 20);
+  EXPECT_EQ(back->role, "backup");
+  EXPECT_EQ(back->local, "127.0.0.1:18080");
+  EXPECT_TRUE(back->drain_requested);
+  EXPECT_EQ(back->forward_refusals, 3);
+}
+
+TEST(WorkerStatusJson, HasEveryDesignField) {
+  auto j = nlohmann::json::parse(worker_status_json(sample()));
+  for (const char* key : {"name", "state", "since", "vps", "forward", "reconnects", "last_error",
+                          "probe", "channels_open", "bytes_in", "bytes_out"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  for (const char* key : {"ok", "latency_ms", "at"}) EXPECT_TRUE(j["probe"].contains(key)) << key;
+}
+
+TEST(WorkerMetrics, OneLinePerStateAndEscapedLabels) {
+  const std::string m = worker_metrics(sample());
+  EXPECT_NE(m.find("pvectl_tunnel_state{tunnel=\"tunnel\\\"1\",state=\"drained\"} 1\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("pvectl_tunnel_state{tunnel=\"tunnel\\\"1\",state=\"serving\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("pvectl_tunnel_forward_bound{tunnel=\"tunnel\\\"1\"} 0\n"), std::string::npos);
+  EXPECT_NE(m.find("pvectl_tunnel_reconnects_total{tunnel=\"tunnel\\\"1\"} 4\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("pvectl_tunnel_probe_ok{tunnel=\"tunnel\\\"1\"} 0\n"), std::string::npos);
+  // No latency without a successful probe.
+  EXPECT_EQ(m.find("probe_latency_seconds{"), std::string::npos);
+  // Every sample has HELP and TYPE lines before it.
+  EXPECT_NE(m.find("# TYPE pvectl_tunnel_sent_bytes_total counter"), std::string::npos);
+}
+
+TEST(WorkerMetrics, LatencyInSeconds) {
+  WorkerStatus s = sample();
+  s.probe = {true, 12, "2026-11-24T19:00:05Z"};
+  EXPECT_NE(
+      worker_metrics(s).find("pvectl_tunnel_probe_latency_seconds{tunnel=\"tunnel\\\"1\"} 0.012"),
+      std::string::npos);
 }
 
 }  // namespace
