@@ -12,9 +12,9 @@
 #include "cli/check_command.h"
 #include "cli/config_command.h"
 #include "cli/exit_codes.h"
-#include "cli/tunnel_command.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "tunnel_cli/tunnel_cli.h"
 
 namespace pvt::cli {
 namespace {
@@ -106,28 +106,7 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"check", "controller", "tunnel", "backup", "vps"}));
 
   // tunnel, tunnel status
-  TunnelArgs tunnel_args;
-  auto* tunnel = app.add_subcommand(
-      "tunnel",
-      "Run the tunnel worker in the foreground: one SSH session to the VPS holding the remote "
-      "forward of [[tunnel]] NAME, relaying forwarded connections to its local target, with the "
-      "control API on control_listen. systemd (or another supervisor) restarts it. Exit 0 "
-      "after SIGTERM, 1 on a runtime failure, 2 on bad arguments or config.");
-  tunnel->add_option("--config", tunnel_args.config_path, "Config file")->capture_default_str();
-  tunnel->add_option("--name", tunnel_args.name, "The [[tunnel]] to run");
-  tunnel->add_flag("--accept-new-hostkey", tunnel_args.accept_new_hostkey,
-                   "Trust the VPS host key if known_hosts has none for it yet, and add it there "
-                   "(once, on first set-up); a changed key is still refused");
-  tunnel->require_subcommand(0, 1);
-  TunnelStatusArgs status_args;
-  auto* tunnel_status = tunnel->add_subcommand(
-      "status", "Show the running worker's state through its control API (GET /v1/status)");
-  tunnel_status->add_option("--config", status_args.config_path, "Config file")
-      ->capture_default_str();
-  tunnel_status->add_option("--name", status_args.name, "The [[tunnel]] to ask")->required();
-  tunnel_status->add_option("--format", status_args.format, "Output format")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+  TunnelCli tunnel(app);
 
   // version
   auto* version = app.add_subcommand("version", "Print the version");
@@ -140,8 +119,9 @@ int run(int argc, char** argv) {
 
   // The worker is a daemon: its state changes are the log (info); commands that print a
   // result only warn.
-  const bool daemon = tunnel->parsed() && !tunnel_status->parsed();
-  log::setup(log::Options{verbose - quiet, daemon ? spdlog::level::info : spdlog::level::warn});
+  if (tunnel.runs_worker()) exec_worker_if_installed(argc, argv);
+  log::setup(log::Options{verbose - quiet,
+                          tunnel.runs_worker() ? spdlog::level::info : spdlog::level::warn});
 
   if (version->parsed()) {
     fmt::print("{}\n", kVersionText);
@@ -152,20 +132,7 @@ int run(int argc, char** argv) {
     return run_check(check_args);
   }
   if (validate->parsed()) return run_config_validate(validate_args);
-  if (tunnel_status->parsed()) {
-    if (status_args.config_path == config::kDefaultPath &&
-        tunnel_args.config_path != config::kDefaultPath) {
-      status_args.config_path = tunnel_args.config_path;  // `tunnel --config F status`
-    }
-    return run_tunnel_status(status_args);
-  }
-  if (tunnel->parsed()) {
-    if (tunnel_args.name.empty()) {
-      fmt::print(stderr, "pvectl-tunnel: tunnel: --name is required\nRun with --help for usage.\n");
-      return kBadUsage;
-    }
-    return run_tunnel(tunnel_args);
-  }
+  if (tunnel.parsed()) return tunnel.run();
   return kBadUsage;
 }
 

@@ -1,6 +1,7 @@
 #include "tunnel/worker.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -96,6 +97,9 @@ SshSettings Worker::ssh_settings() const {
 }
 
 int Worker::run() {
+  // The loop is one thread; the API threads need no arenas of their own (each would keep its
+  // own free memory resident).
+  mallopt(M_ARENA_MAX, 1);
   libssh2_init(0);
   // Signals arrive through a signalfd in the loop; block them before any thread starts so the
   // API threads never take one.
@@ -166,7 +170,10 @@ int Worker::run() {
     // poll will not report them again: go round once more without waiting.
     busy = (conn_ && conn_->socket_bytes_in() != bytes_before) ||
            totals_.from_vps != totals_before.from_vps || totals_.to_vps != totals_before.to_vps;
-    if (busy) last_traffic_ = now;
+    if (busy) {
+      last_traffic_ = now;
+      trimmed_ = false;
+    }
     log_transitions();
     notify_systemd(now);
     publish();
@@ -382,7 +389,12 @@ void Worker::drive_session(Clock::time_point now) {
   }
   if (machine_.state() == State::stopping && relays_.empty() && forward_gone) exit_ = true;
 
-  if (now - last_traffic_ >= kIdleTrim && pool_.free_blocks() > 0) pool_.trim();
+  if (!trimmed_ && now - last_traffic_ >= kIdleTrim) {
+    // Idle: hand pooled packets and freed heap pages back, so an idle worker stays small.
+    pool_.trim();
+    malloc_trim(0);
+    trimmed_ = true;
+  }
 }
 
 void Worker::drive_forward(Clock::time_point now) {

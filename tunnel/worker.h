@@ -114,6 +114,7 @@ class Worker {
   uint64_t watchdog_usec_ = 0;
   Clock::time_point next_watchdog_{};
   Clock::time_point last_traffic_{};
+  bool trimmed_ = false;
   Clock::time_point last_publish_{};
   bool publish_now_ = true;
 };

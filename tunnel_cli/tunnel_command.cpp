@@ -1,4 +1,4 @@
-#include "cli/tunnel_command.h"
+#include "tunnel_cli/tunnel_command.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
