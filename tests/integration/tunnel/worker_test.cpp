@@ -3,6 +3,8 @@
 // test connects to the forwarded port on the "VPS" as the VPS nginx would.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -575,6 +577,188 @@ TEST_F(TunnelWorker, StatusCommandPrintsTheState) {
                             (dir_ / "config.toml").string(), "--name", "t1"});
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_NE(down.err.find("cannot reach the worker"), std::string::npos) << down.err;
+}
+
+}  // namespace
+}  // namespace pvt
+
+namespace pvt {
+namespace {
+
+TEST_F(TunnelWorker, EncryptedKeyWithPassphraseFile) {
+  auto r = testing::run({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "correct horse", "-f",
+                         (dir_ / "id_locked").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  sshd_->authorize(dir_ / "id_locked.pub", remote_port_);
+  sshd_->start();
+  key_name_ = "id_locked";
+  write_text(dir_ / "passphrase", "wrong\n");
+  start_worker("passphrase_file = \"" + (dir_ / "passphrase").string() + "\"\n");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->last_error &&
+               s->last_error->find("cannot use the key file") != std::string::npos;
+      },
+      seconds(10)))
+      << worker_log();
+  worker_.reset();
+  write_text(dir_ / "passphrase", "correct horse\n");
+  start_worker("passphrase_file = \"" + (dir_ / "passphrase").string() + "\"\n");
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  EXPECT_EQ(worker_log().find("correct horse"), std::string::npos);  // never logged
+}
+
+TEST_F(TunnelWorker, TriesEveryAddressOfTheHostName) {
+  // "localhost" is ::1 and 127.0.0.1; sshd listens on 127.0.0.1 only, so ::1 is refused first
+  // where IPv6 is configured, and the worker moves on to the next address.
+  sshd_->start();
+  write_text(dir_ / "known_hosts",
+             std::regex_replace(sshd_->known_hosts_line(), std::regex("^\\[127\\.0\\.0\\.1\\]"),
+                                "[localhost]"),
+             0644);
+  start_worker();
+  std::string cfg = slurp(dir_ / "config.toml");
+  worker_.reset();
+  write_text(
+      dir_ / "config.toml",
+      std::regex_replace(cfg, std::regex("vps_host = \"127.0.0.1\""), "vps_host = \"localhost\""),
+      0644);
+  worker_ = std::make_unique<testing::Background>(
+      std::vector<std::string>{PVT_BINARY_DIR "/pvectl-tunnel", "tunnel", "--config",
+                               (dir_ / "config.toml").string(), "--name", "t1", "-v"},
+      (dir_ / "worker.log").string());
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  EXPECT_TRUE(forward_answers());
+}
+
+TEST_F(TunnelWorker, RepeatedFailuresAreLoggedOncePerDistinctReason) {
+  // sshd is not running: every attempt is refused at once and retried quickly.
+  start_worker();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->reconnects >= 4;
+      },
+      seconds(20)))
+      << worker_log();
+  const std::string log = worker_log();
+  size_t count = 0;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("warning") != std::string::npos &&
+        line.find("Connection refused") != std::string::npos) {
+      ++count;
+    }
+  }
+  EXPECT_EQ(count, 1u) << log;
+  // Network failures are retried at a short interval: four attempts took well under the
+  // exponential schedule (1 + 2 + 4 + 8 s).
+  sshd_->start();
+  ASSERT_TRUE(wait_state("serving", seconds(10))) << worker_log();
+}
+
+// Reads sd_notify datagrams the worker sends to $NOTIFY_SOCKET.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const fs::path& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      throw std::runtime_error("cannot bind the notify socket");
+    }
+  }
+  ~NotifySocket() { ::close(fd_); }
+  // Every message received within `window`, in order.
+  std::vector<std::string> collect(milliseconds window) {
+    std::vector<std::string> out;
+    const auto end = std::chrono::steady_clock::now() + window;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < end) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) out.emplace_back(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  fs::path path_;
+  int fd_ = -1;
+};
+
+TEST_F(TunnelWorker, NotifiesSystemdReadyWithoutWaitingForTheNetworkThenStatusAndWatchdog) {
+  NotifySocket notify(dir_ / "notify.sock");
+  setenv("NOTIFY_SOCKET", (dir_ / "notify.sock").c_str(), 1);
+  setenv("WATCHDOG_USEC", "400000", 1);
+  start_worker();  // sshd is not running yet: the VPS is unreachable
+  unsetenv("NOTIFY_SOCKET");
+  unsetenv("WATCHDOG_USEC");
+  auto first = notify.collect(milliseconds(1500));
+  ASSERT_FALSE(first.empty());
+  EXPECT_NE(first.front().find("READY=1"), std::string::npos) << first.front();
+  int watchdog = 0;
+  for (const auto& m : first) watchdog += m.find("WATCHDOG=1") != std::string::npos ? 1 : 0;
+  EXPECT_GE(watchdog, 2);  // every WATCHDOG_USEC/2 from the loop
+  sshd_->start();
+  bool serving_status = false;
+  for (int i = 0; i < 20 && !serving_status; ++i) {
+    for (const auto& m : notify.collect(milliseconds(500))) {
+      if (m.find("STATUS=serving: forward 127.0.0.1:" + std::to_string(remote_port_)) !=
+          std::string::npos) {
+        serving_status = true;
+      }
+    }
+  }
+  EXPECT_TRUE(serving_status);
+  worker_->stop();
+  bool stopping = false;
+  for (const auto& m : notify.collect(milliseconds(500))) {
+    stopping = stopping || m.find("STOPPING=1") != std::string::npos;
+  }
+  EXPECT_TRUE(stopping);
+}
+
+TEST_F(TunnelWorker, SighupReloadsAndReconnectsOnlyWhenTheSessionSettingsChanged) {
+  sshd_->start();
+  start_worker();
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  const std::string cfg = slurp(dir_ / "config.toml");
+  // A probe setting: applied in place.
+  write_text(dir_ / "config.toml",
+             std::regex_replace(cfg, std::regex("probe_interval_s = 1"), "probe_interval_s = 2"),
+             0644);
+  ::kill(worker_->pid(), SIGHUP);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return worker_log().find("configuration reloaded; session kept") != std::string::npos;
+      },
+      seconds(5)))
+      << worker_log();
+  EXPECT_EQ(status()->reconnects, 0);
+  // A broken file: logged, the running configuration stays.
+  write_text(dir_ / "config.toml", cfg + "bogus_key = 1\n", 0644);
+  ::kill(worker_->pid(), SIGHUP);
+  ASSERT_TRUE(wait_until(
+      [&] { return worker_log().find("reload failed; keeping") != std::string::npos; }, seconds(5)))
+      << worker_log();
+  EXPECT_EQ(status()->state, "serving");
+  // A session setting (another known_hosts file with the same key): a new session.
+  write_text(dir_ / "known_hosts2", sshd_->known_hosts_line(), 0644);
+  write_text(dir_ / "config.toml",
+             std::regex_replace(cfg, std::regex("known_hosts\""), "known_hosts2\""), 0644);
+  ::kill(worker_->pid(), SIGHUP);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->reconnects == 1 && s->state == "serving";
+      },
+      seconds(10)))
+      << worker_log();
+  EXPECT_TRUE(forward_answers());
 }
 
 }  // namespace
