@@ -27,18 +27,21 @@ void* PacketPool::allocate(size_t size) {
     h = static_cast<Header*>(free_.back());
     free_.pop_back();
     ++hits_;
+    live_ += kBlockSize;
     return payload(h);
   }
   const size_t capacity = pooled ? kBlockSize : size;
   h = static_cast<Header*>(std::malloc(sizeof(Header) + capacity));
   if (h == nullptr) return nullptr;
   h->capacity = capacity;
+  live_ += capacity;
   return payload(h);
 }
 
 void PacketPool::release(void* p) {
   if (p == nullptr) return;
   Header* h = header(p);
+  live_ -= h->capacity;
   if (h->capacity == kBlockSize && free_.size() < max_free_) {
     free_.push_back(h);
     return;

@@ -32,12 +32,15 @@ class PacketPool {
   void trim();
 
   size_t free_blocks() const { return free_.size(); }
+  // Bytes libssh2 holds right now (pooled blocks count in full): a leak shows here first.
+  size_t live_bytes() const { return live_; }
   size_t pooled_hits() const { return hits_; }
 
  private:
   size_t max_free_;
   std::vector<void*> free_;  // raw blocks (header included)
   size_t hits_ = 0;
+  size_t live_ = 0;
 };
 
 }  // namespace pvt::tunnel

@@ -31,6 +31,8 @@ constexpr seconds kMinSetupTimeout{10};
 constexpr milliseconds kFirstProbeDelay{500};
 // After this long without traffic the packet pool gives its blocks back.
 constexpr seconds kIdleTrim{5};
+// A safety net only: every wait has its own deadline.
+constexpr milliseconds kMaxSleep{60000};
 // Status is re-published at least this often while only counters change.
 constexpr milliseconds kPublishEvery{200};
 
@@ -144,14 +146,16 @@ int Worker::run() {
     fds.push_back(session);
     for (const auto& r : relays_) fds.push_back(r->local_events());
 
-    int timeout_ms = 1000;
+    // Idle means asleep: the loop wakes for the next deadline only (keepalive, probe, watchdog).
+    int timeout_ms = static_cast<int>(kMaxSleep.count());
     if (busy) {
       timeout_ms = 0;
     } else if (auto deadline = next_deadline(now)) {
       const auto wait = std::chrono::ceil<milliseconds>(*deadline - now).count();
-      timeout_ms = static_cast<int>(std::clamp<int64_t>(wait, 0, 1000));
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(wait, 0, kMaxSleep.count()));
     }
-    if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
+    const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (ready < 0 && errno != EINTR) {
       spdlog::critical("tunnel {}: poll failed: {}", tunnel_.name, std::strerror(errno));
       return 1;
     }
@@ -174,6 +178,7 @@ int Worker::run() {
       last_traffic_ = now;
       trimmed_ = false;
     }
+    dirty_ = dirty_ || busy || ready > 0;
     log_transitions();
     notify_systemd(now);
     publish();
@@ -745,8 +750,10 @@ void Worker::log_transitions() {
 
 void Worker::publish() {
   const auto now = Clock::now();
-  if (!publish_now_ && now - last_publish_ < kPublishEvery) return;
+  // State changes at once; counters at most every kPublishEvery.
+  if (!publish_now_ && !(dirty_ && now - last_publish_ >= kPublishEvery)) return;
   publish_now_ = false;
+  dirty_ = false;
   last_publish_ = now;
   WorkerStatus s;
   s.name = tunnel_.name;
@@ -764,6 +771,7 @@ void Worker::publish() {
   s.local = tunnel_.local.str();
   s.drain_requested = machine_.drain_requested();
   s.forward_refusals = machine_.forward_refusals();
+  s.ssh_heap_bytes = static_cast<int64_t>(pool_.live_bytes());
   control_.publish(s);
 }
 
@@ -796,6 +804,8 @@ std::optional<Worker::Clock::time_point> Worker::next_deadline(Clock::time_point
   if (probe_ || opening_ == Opening::probe) consider(now + milliseconds(100));
   if (!closing_.empty()) consider(now + milliseconds(100));
   if (watchdog_usec_ != 0) consider(next_watchdog_);
+  if (!trimmed_ && conn_) consider(last_traffic_ + kIdleTrim);
+  if (dirty_) consider(last_publish_ + kPublishEvery);
   return best;
 }
 

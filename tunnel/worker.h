@@ -116,7 +116,8 @@ class Worker {
   Clock::time_point last_traffic_{};
   bool trimmed_ = false;
   Clock::time_point last_publish_{};
-  bool publish_now_ = true;
+  bool publish_now_ = true;  // a state change: publish at once
+  bool dirty_ = false;       // counters moved: publish within kPublishEvery
 };
 
 }  // namespace pvt::tunnel

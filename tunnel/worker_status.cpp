@@ -68,6 +68,7 @@ Result<WorkerStatus> parse_worker_status(const std::string& body) {
   s.local = j.value("local", "");
   s.drain_requested = j.value("drain_requested", false);
   s.forward_refusals = j.value("forward_refusals", int64_t{0});
+  s.ssh_heap_bytes = j.value("ssh_heap_bytes", int64_t{0});
   if (auto p = j.find("probe"); p != j.end() && !p->is_null()) {
     if (!p->is_object()) return fail("field \"probe\" is not an object");
     auto ok = optional_field<bool>(*p, "ok");
@@ -119,7 +120,8 @@ std::string worker_status_json(const WorkerStatus& s) {
             {"role", s.role},
             {"local", s.local},
             {"drain_requested", s.drain_requested},
-            {"forward_refusals", s.forward_refusals}};
+            {"forward_refusals", s.forward_refusals},
+            {"ssh_heap_bytes", s.ssh_heap_bytes}};
   return j.dump();
 }
 
@@ -150,6 +152,8 @@ std::string worker_metrics(const WorkerStatus& s) {
   out += fmt::format("pvectl_tunnel_received_bytes_total{{{}}} {}\n", tunnel, s.bytes_in);
   metric("pvectl_tunnel_sent_bytes_total", "counter", "Bytes from the local target to the VPS");
   out += fmt::format("pvectl_tunnel_sent_bytes_total{{{}}} {}\n", tunnel, s.bytes_out);
+  metric("pvectl_tunnel_ssh_heap_bytes", "gauge", "Memory held by the SSH library");
+  out += fmt::format("pvectl_tunnel_ssh_heap_bytes{{{}}} {}\n", tunnel, s.ssh_heap_bytes);
   if (s.probe.ok) {
     metric("pvectl_tunnel_probe_ok", "gauge", "1 if the last end-to-end probe succeeded");
     out += fmt::format("pvectl_tunnel_probe_ok{{{}}} {}\n", tunnel, *s.probe.ok ? 1 : 0);

@@ -34,6 +34,7 @@ struct WorkerStatus {
   std::string local;
   bool drain_requested = false;
   int64_t forward_refusals = 0;
+  int64_t ssh_heap_bytes = 0;  // what libssh2 holds (flat over an idle run, or something leaks)
 };
 
 // The /v1/status body the worker serves (parse_worker_status reads it back).
