@@ -14,27 +14,40 @@
 namespace pvt::tunnel {
 namespace {
 
-// Per direction: enough to keep a 32 KiB-packet SSH stream and a local socket both busy, small
-// enough that a thousand idle-but-open connections stay cheap (buffers shrink when empty).
-constexpr size_t kBufferLimit = 256 * 1024;
+// Reads from the local socket in chunks of at most this (one SSH packet is 32 KiB).
 constexpr size_t kReadChunk = 64 * 1024;
 
 }  // namespace
 
-void RelayChannel::Buffer::consume(size_t n) {
-  head += n;
-  if (head == data.size()) {
-    data.clear();
-    head = 0;
-    if (data.capacity() > kReadChunk * 2) data.shrink_to_fit();
-  } else if (head > kBufferLimit / 2) {
-    data.erase(0, head);
-    head = 0;
+char* RelayChannel::Buffer::room(size_t& length) {
+  if (block_ == nullptr) block_ = static_cast<char*>(pool_.allocate(pool_.block_size()));
+  if (block_ == nullptr) {
+    length = 0;
+    return nullptr;
   }
+  if (head_ > 0 && pool_.block_size() - tail_ < kReadChunk) {
+    std::memmove(block_, block_ + head_, size());
+    tail_ -= head_;
+    head_ = 0;
+  }
+  length = pool_.block_size() - tail_;
+  return block_ + tail_;
 }
 
-RelayChannel::RelayChannel(LIBSSH2_CHANNEL* channel, const config::HostPort& target)
-    : channel_(channel) {
+void RelayChannel::Buffer::consume(size_t n) {
+  head_ += n;
+  if (head_ == tail_) release();
+}
+
+void RelayChannel::Buffer::release() {
+  if (block_ != nullptr) pool_.release(block_);
+  block_ = nullptr;
+  head_ = tail_ = 0;
+}
+
+RelayChannel::RelayChannel(LIBSSH2_CHANNEL* channel, const config::HostPort& target,
+                           BlockPool& buffers)
+    : channel_(channel), to_local_(buffers), to_vps_(buffers) {
   sockaddr_storage addr{};
   socklen_t len = 0;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
@@ -99,7 +112,7 @@ pollfd RelayChannel::local_events() const {
     p.events = POLLOUT;
     return p;
   }
-  if (!local_eof_ && to_vps_.size() < kBufferLimit) p.events |= POLLIN;
+  if (!local_eof_ && !to_vps_.full()) p.events |= POLLIN;
   if (to_local_.size() > 0) p.events |= POLLOUT;
   return p;
 }
@@ -135,14 +148,14 @@ bool RelayChannel::vps_to_local(RelayTotals& totals) {
   bool progress = false;
   // Read from the channel only what the buffer can hold: what we leave unread keeps the SSH
   // window closed, which is the back-pressure towards the VPS.
-  while (!vps_eof_ && to_local_.size() < kBufferLimit) {
+  while (!vps_eof_ && !to_local_.full()) {
     if (libssh2_poll_channel_read(channel_, 0) == 0 && libssh2_channel_eof(channel_) == 0) break;
-    const size_t old = to_local_.data.size();
-    const size_t want = std::min(kReadChunk, kBufferLimit - to_local_.size());
-    to_local_.data.resize(old + want);
-    const ssize_t n = libssh2_channel_read_ex(channel_, 0, to_local_.data.data() + old, want);
-    to_local_.data.resize(old + static_cast<size_t>(n > 0 ? n : 0));
+    size_t room = 0;
+    char* at = to_local_.room(room);
+    if (at == nullptr) break;
+    const ssize_t n = libssh2_channel_read_ex(channel_, 0, at, room);
     if (n > 0) {
+      to_local_.produced(static_cast<size_t>(n));
       progress = true;
       continue;
     }
@@ -178,13 +191,14 @@ bool RelayChannel::vps_to_local(RelayTotals& totals) {
 bool RelayChannel::local_to_vps(short revents, RelayTotals& totals) {
   bool progress = false;
   if (!local_eof_ && (revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-    while (to_vps_.size() < kBufferLimit) {
-      const size_t old = to_vps_.data.size();
-      const size_t want = std::min(kReadChunk, kBufferLimit - to_vps_.size());
-      to_vps_.data.resize(old + want);
-      const ssize_t n = ::recv(fd_, to_vps_.data.data() + old, want, 0);
-      to_vps_.data.resize(old + static_cast<size_t>(n > 0 ? n : 0));
+    while (!to_vps_.full()) {
+      size_t room = 0;
+      char* at = to_vps_.room(room);
+      if (at == nullptr) break;
+      const size_t want = std::min(kReadChunk, room);
+      const ssize_t n = ::recv(fd_, at, want, 0);
       if (n > 0) {
+        to_vps_.produced(static_cast<size_t>(n));
         progress = true;
         if (static_cast<size_t>(n) < want) break;
         continue;

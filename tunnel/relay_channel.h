@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "tunnel/block_pool.h"
 
 namespace pvt::tunnel {
 
@@ -24,7 +25,8 @@ struct RelayTotals {
 class RelayChannel {
  public:
   // Starts the non-blocking connect to `target`; a failure shows as finished() with error().
-  RelayChannel(LIBSSH2_CHANNEL* channel, const config::HostPort& target);
+  // Buffers come from `buffers` (one block per direction while it holds data).
+  RelayChannel(LIBSSH2_CHANNEL* channel, const config::HostPort& target, BlockPool& buffers);
   ~RelayChannel();
   RelayChannel(const RelayChannel&) = delete;
   RelayChannel& operator=(const RelayChannel&) = delete;
@@ -46,13 +48,28 @@ class RelayChannel {
   void abort(const std::string& why);
 
  private:
-  // Bytes in flight one way; `head` avoids moving data on every partial write.
-  struct Buffer {
-    std::string data;
-    size_t head = 0;
-    size_t size() const { return data.size() - head; }
-    const char* front() const { return data.data() + head; }
+  // Bytes in flight one way, in one pooled block that goes back to the pool whenever the
+  // buffer runs empty, so idle connections hold no buffer at all.
+  class Buffer {
+   public:
+    explicit Buffer(BlockPool& pool) : pool_(pool) {}
+    ~Buffer() { release(); }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    size_t size() const { return tail_ - head_; }
+    bool full() const { return size() >= pool_.block_size(); }
+    const char* front() const { return block_ + head_; }
+    // Contiguous room at the end (moving the data to the front first if that makes room).
+    char* room(size_t& length);
+    void produced(size_t n) { tail_ += n; }
     void consume(size_t n);
+
+   private:
+    void release();
+    BlockPool& pool_;
+    char* block_ = nullptr;
+    size_t head_ = 0;
+    size_t tail_ = 0;
   };
 
   bool finish_connect();

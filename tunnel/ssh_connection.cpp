@@ -41,7 +41,7 @@ SshConnection* self(void** abstract) { return static_cast<SshConnection*>(*abstr
 
 }  // namespace
 
-SshConnection::SshConnection(SshSettings settings, PacketPool& pool)
+SshConnection::SshConnection(SshSettings settings, BlockPool& pool)
     : settings_(std::move(settings)), pool_(pool) {}
 
 SshConnection::~SshConnection() {

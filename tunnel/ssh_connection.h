@@ -17,7 +17,7 @@
 
 #include "common/config.h"
 #include "tunnel/backoff.h"
-#include "tunnel/packet_pool.h"
+#include "tunnel/block_pool.h"
 #include "tunnel/resolver.h"
 
 namespace pvt::tunnel {
@@ -48,7 +48,7 @@ class SshConnection {
  public:
   using Clock = std::chrono::steady_clock;
 
-  SshConnection(SshSettings settings, PacketPool& pool);
+  SshConnection(SshSettings settings, BlockPool& pool);
   ~SshConnection();
   SshConnection(const SshConnection&) = delete;
   SshConnection& operator=(const SshConnection&) = delete;
@@ -112,7 +112,7 @@ class SshConnection {
   Step init_session();
 
   SshSettings settings_;
-  PacketPool& pool_;
+  BlockPool& pool_;
   int fd_ = -1;
   std::string peer_;
   LIBSSH2_SESSION* session_ = nullptr;

@@ -29,7 +29,12 @@ constexpr seconds kConnectTimeout{10};
 constexpr seconds kMinSetupTimeout{10};
 // The first probe waits a moment after the forward is bound, so sshd has the listener ready.
 constexpr milliseconds kFirstProbeDelay{500};
-// After this long without traffic the packet pool gives its blocks back.
+// Per connection and direction: enough to keep the SSH stream (32 KiB packets) and a local socket
+// both busy; a thousand connections whose buffers all fill still stay within 256 MiB.
+constexpr size_t kRelayBuffer = 128 * 1024;
+// Free relay buffers kept for the next burst (2 MiB).
+constexpr size_t kRelayBuffersKept = 16;
+// After this long without traffic the pools give their blocks back.
 constexpr seconds kIdleTrim{5};
 // A safety net only: every wait has its own deadline.
 constexpr milliseconds kMaxSleep{60000};
@@ -71,6 +76,7 @@ bool session_settings_differ(const config::Tunnel& a, const config::Tunnel& b) {
 Worker::Worker(config::Tunnel tunnel, WorkerOptions options)
     : tunnel_(std::move(tunnel)),
       options_(std::move(options)),
+      buffers_(kRelayBuffer, 0, kRelayBuffersKept),
       machine_(timings(), Backoff(BackoffPolicy{}, std::random_device{}()), Clock::now()) {}
 
 Worker::~Worker() {
@@ -337,7 +343,7 @@ void Worker::drive_session(Clock::time_point now) {
     // Accepting also reads the socket into libssh2 (every channel's data, the server's
     // keepalives and window adjustments).
     while (LIBSSH2_CHANNEL* ch = conn_->accept()) {
-      relays_.push_back(std::make_unique<RelayChannel>(ch, tunnel_.local));
+      relays_.push_back(std::make_unique<RelayChannel>(ch, tunnel_.local, buffers_));
     }
   } else if (socket_readable_) {
     if (!relays_.empty()) {
@@ -397,6 +403,7 @@ void Worker::drive_session(Clock::time_point now) {
   if (!trimmed_ && now - last_traffic_ >= kIdleTrim) {
     // Idle: hand pooled packets and freed heap pages back, so an idle worker stays small.
     pool_.trim();
+    buffers_.trim();
     malloc_trim(0);
     trimmed_ = true;
   }
@@ -600,6 +607,7 @@ void Worker::teardown() {
   addresses_.clear();
   setup_ = Setup::tcp;
   pool_.trim();
+  buffers_.trim();
 }
 
 void Worker::close_channel(LIBSSH2_CHANNEL* channel) {

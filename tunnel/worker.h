@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "common/config.h"
+#include "tunnel/block_pool.h"
 #include "tunnel/control_api.h"
 #include "tunnel/http_probe.h"
 #include "tunnel/liveness.h"
-#include "tunnel/packet_pool.h"
 #include "tunnel/relay_channel.h"
 #include "tunnel/resolver.h"
 #include "tunnel/session_state.h"
@@ -77,7 +77,8 @@ class Worker {
 
   config::Tunnel tunnel_;
   WorkerOptions options_;
-  PacketPool pool_;
+  BlockPool pool_ = make_packet_pool();  // libssh2's packets
+  BlockPool buffers_;                    // the relays' per-direction buffers
   SessionMachine machine_;
   ControlChannel control_;
 

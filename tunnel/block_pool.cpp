@@ -1,4 +1,4 @@
-#include "tunnel/packet_pool.h"
+#include "tunnel/block_pool.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -18,19 +18,19 @@ Header* header(void* p) { return static_cast<Header*>(p) - 1; }
 
 }  // namespace
 
-PacketPool::~PacketPool() { trim(); }
+BlockPool::~BlockPool() { trim(); }
 
-void* PacketPool::allocate(size_t size) {
-  const bool pooled = size > kSmallest && size <= kBlockSize;
+void* BlockPool::allocate(size_t size) {
+  const bool pooled = size > smallest_ && size <= block_size_;
   Header* h = nullptr;
   if (pooled && !free_.empty()) {
     h = static_cast<Header*>(free_.back());
     free_.pop_back();
     ++hits_;
-    live_ += kBlockSize;
+    live_ += block_size_;
     return payload(h);
   }
-  const size_t capacity = pooled ? kBlockSize : size;
+  const size_t capacity = pooled ? block_size_ : size;
   h = static_cast<Header*>(std::malloc(sizeof(Header) + capacity));
   if (h == nullptr) return nullptr;
   h->capacity = capacity;
@@ -38,21 +38,21 @@ void* PacketPool::allocate(size_t size) {
   return payload(h);
 }
 
-void PacketPool::release(void* p) {
+void BlockPool::release(void* p) {
   if (p == nullptr) return;
   Header* h = header(p);
   live_ -= h->capacity;
-  if (h->capacity == kBlockSize && free_.size() < max_free_) {
+  if (h->capacity == block_size_ && free_.size() < max_free_) {
     free_.push_back(h);
     return;
   }
   std::free(h);
 }
 
-void* PacketPool::reallocate(void* p, size_t size) {
+void* BlockPool::reallocate(void* p, size_t size) {
   if (p == nullptr) return allocate(size);
   Header* h = header(p);
-  if (size <= h->capacity && (h->capacity == kBlockSize || size * 2 > h->capacity)) return p;
+  if (size <= h->capacity && (h->capacity == block_size_ || size * 2 > h->capacity)) return p;
   void* fresh = allocate(size);
   if (fresh == nullptr) return nullptr;
   std::memcpy(fresh, p, h->capacity < size ? h->capacity : size);
@@ -60,7 +60,7 @@ void* PacketPool::reallocate(void* p, size_t size) {
   return fresh;
 }
 
-void PacketPool::trim() {
+void BlockPool::trim() {
   for (void* block : free_) std::free(block);
   free_.clear();
   free_.shrink_to_fit();

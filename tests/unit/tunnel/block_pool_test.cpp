@@ -1,4 +1,4 @@
-#include "tunnel/packet_pool.h"
+#include "tunnel/block_pool.h"
 
 #include <gtest/gtest.h>
 
@@ -7,8 +7,10 @@
 namespace pvt::tunnel {
 namespace {
 
-TEST(PacketPool, ReusesPacketSizedBlocks) {
-  PacketPool pool(2);
+constexpr size_t kBlock = 40 * 1024;
+
+TEST(BlockPool, ReusesPacketSizedBlocks) {
+  BlockPool pool(kBlock, 4 * 1024, 2);
   void* a = pool.allocate(32 * 1024);
   std::memset(a, 1, 32 * 1024);
   pool.release(a);
@@ -19,27 +21,27 @@ TEST(PacketPool, ReusesPacketSizedBlocks) {
   pool.release(b);
 }
 
-TEST(PacketPool, SmallAndLargeRequestsBypassThePool) {
-  PacketPool pool(2);
+TEST(BlockPool, SmallAndLargeRequestsBypassThePool) {
+  BlockPool pool(kBlock, 4 * 1024, 2);
   void* small = pool.allocate(100);
-  void* large = pool.allocate(PacketPool::kBlockSize + 1);
+  void* large = pool.allocate(kBlock + 1);
   pool.release(small);
   pool.release(large);
   EXPECT_EQ(pool.free_blocks(), 0u);
 }
 
-TEST(PacketPool, KeepsAtMostTheBoundAndTrimsToZero) {
-  PacketPool pool(2);
+TEST(BlockPool, KeepsAtMostTheBoundAndTrimsToZero) {
+  BlockPool pool(kBlock, 4 * 1024, 2);
   void* blocks[4];
-  for (auto& b : blocks) b = pool.allocate(PacketPool::kBlockSize);
+  for (auto& b : blocks) b = pool.allocate(kBlock);
   for (auto* b : blocks) pool.release(b);
   EXPECT_EQ(pool.free_blocks(), 2u);
   pool.trim();
   EXPECT_EQ(pool.free_blocks(), 0u);
 }
 
-TEST(PacketPool, ReallocateKeepsTheContent) {
-  PacketPool pool(2);
+TEST(BlockPool, ReallocateKeepsTheContent) {
+  BlockPool pool(kBlock, 4 * 1024, 2);
   char* p = static_cast<char*>(pool.allocate(10));
   std::memcpy(p, "0123456789", 10);
   p = static_cast<char*>(pool.reallocate(p, 30 * 1024));  // moves into a pooled block
