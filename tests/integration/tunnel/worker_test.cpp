@@ -807,3 +807,47 @@ TEST_F(TunnelWorker, MemoryStaysFlatOverALongIdleRunWithManyKeepalives) {
 
 }  // namespace
 }  // namespace pvt
+
+namespace pvt {
+namespace {
+
+TEST_F(TunnelWorker, RefusesToStartWithAKeyOthersCanRead) {
+  write_config();
+  fs::permissions(dir_ / "id_tunnel", fs::perms(0644));
+  auto r = testing::run({PVT_BINARY_DIR "/pvectl-tunnel", "tunnel", "--config",
+                         (dir_ / "config.toml").string(), "--name", "t1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("tunnel[0].key_file: file is readable by group or others"),
+            std::string::npos)
+      << r.err;
+  fs::permissions(dir_ / "id_tunnel", fs::perms(0600));
+  auto unknown = testing::run({PVT_BINARY_DIR "/pvectl-tunnel", "tunnel", "--config",
+                               (dir_ / "config.toml").string(), "--name", "t9"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("no [[tunnel]] named \"t9\" (the file has: t1)"), std::string::npos)
+      << unknown.err;
+  auto no_name = testing::run(
+      {PVT_BINARY_DIR "/pvectl-tunnel", "tunnel", "--config", (dir_ / "config.toml").string()});
+  EXPECT_EQ(no_name.exit_code, 2);
+  EXPECT_NE(no_name.err.find("--name is required"), std::string::npos) << no_name.err;
+}
+
+TEST_F(TunnelWorker, ControlPortInUseIsARuntimeFailure) {
+  sshd_->start();
+  const int blocker = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(control_port_));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(blocker, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(blocker, 1), 0);
+  write_config();
+  auto r = testing::run({PVT_BINARY_DIR "/pvectl-tunnel", "tunnel", "--config",
+                         (dir_ / "config.toml").string(), "--name", "t1"});
+  ::close(blocker);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("control_listen"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace pvt
