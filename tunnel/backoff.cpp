@@ -8,6 +8,8 @@ const char* to_string(FailureKind k) {
   switch (k) {
     case FailureKind::network:
       return "network";
+    case FailureKind::network_timeout:
+      return "network-timeout";
     case FailureKind::after_connect:
       return "after-connect";
     case FailureKind::clean_close:
@@ -42,6 +44,9 @@ std::chrono::milliseconds Backoff::on_failure(FailureKind kind, Clock::time_poin
   if (kind == FailureKind::clean_close && !last_was_clean_close_) {
     last_was_clean_close_ = true;
     return std::chrono::milliseconds(0);
+  }
+  if (kind == FailureKind::network_timeout) {
+    return jittered(policy_.timeout_retry, policy_.network_retry_max);
   }
   if (kind == FailureKind::network) {
     return jittered(policy_.network_retry, policy_.network_retry_max);

@@ -19,9 +19,11 @@
 namespace pvt::tunnel {
 
 enum class FailureKind {
-  network,        // resolve, connect refused, connect timeout, unreachable
-  after_connect,  // handshake, host key, authentication, forward refused too long, protocol
-  clean_close,    // the server closed the session in order (e.g. sshd restart)
+  network,          // resolve, connect refused, unreachable, a silent peer
+  network_timeout,  // a connect attempt that got no answer: it already waited, so go again at
+                    // once with a fresh SYN (a pending one only goes out again after 1, 2, 4 s)
+  after_connect,    // handshake, host key, authentication, forward refused too long, protocol
+  clean_close,      // the server closed the session in order (e.g. sshd restart)
 };
 
 const char* to_string(FailureKind k);
@@ -29,7 +31,8 @@ const char* to_string(FailureKind k);
 struct BackoffPolicy {
   std::chrono::milliseconds network_retry{1000};  // mean wait after a network failure
   std::chrono::milliseconds network_retry_max{2000};
-  std::chrono::milliseconds initial{1000};  // first wait after a post-connect failure
+  std::chrono::milliseconds timeout_retry{100};  // mean wait after an unanswered connect
+  std::chrono::milliseconds initial{1000};       // first wait after a post-connect failure
   std::chrono::milliseconds max{60000};
   double jitter = 0.2;                             // +- fraction applied to every wait
   std::chrono::milliseconds healthy_reset{30000};  // healthy this long: start again at `initial`

@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "tunnel/block_pool.h"
+#include "tunnel/send_blocked.h"
 
 namespace pvt::tunnel {
 
@@ -26,7 +27,8 @@ class RelayChannel {
  public:
   // Starts the non-blocking connect to `target`; a failure shows as finished() with error().
   // Buffers come from `buffers` (one block per direction while it holds data).
-  RelayChannel(LIBSSH2_CHANNEL* channel, const config::HostPort& target, BlockPool& buffers);
+  RelayChannel(LIBSSH2_SESSION* session, LIBSSH2_CHANNEL* channel, const config::HostPort& target,
+               BlockPool& buffers);
   ~RelayChannel();
   RelayChannel(const RelayChannel&) = delete;
   RelayChannel& operator=(const RelayChannel&) = delete;
@@ -35,7 +37,8 @@ class RelayChannel {
   pollfd local_events() const;
   // Moves what can be moved without blocking; `revents` from poll for the local socket.
   // Returns true if any byte moved or any state changed.
-  bool pump(short revents, RelayTotals& totals);
+  // A libssh2 call that could not finish is noted in `sends`.
+  bool pump(short revents, RelayTotals& totals, SendBlocked& sends);
 
   // Both directions are done (or one failed): the channel can be freed.
   bool finished() const { return finished_; }
@@ -73,10 +76,11 @@ class RelayChannel {
   };
 
   bool finish_connect();
-  bool vps_to_local(RelayTotals& totals);
-  bool local_to_vps(short revents, RelayTotals& totals);
+  bool vps_to_local(RelayTotals& totals, SendBlocked& sends);
+  bool local_to_vps(short revents, RelayTotals& totals, SendBlocked& sends);
   void check_done();
 
+  LIBSSH2_SESSION* session_;
   LIBSSH2_CHANNEL* channel_;
   int fd_ = -1;
   bool connecting_ = true;

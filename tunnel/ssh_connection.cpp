@@ -189,7 +189,7 @@ Step SshConnection::handshake() {
     if (s.status != Step::done) return s;
   }
   const int rc = libssh2_session_handshake(session_, fd_);
-  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
   if (rc != 0) return error_step(rc, "SSH handshake");
   return Step::ok();
 }
@@ -236,7 +236,7 @@ Step SshConnection::authenticate() {
       session_, settings_.user.c_str(), static_cast<unsigned>(settings_.user.size()), nullptr,
       settings_.key_file.c_str(),
       settings_.passphrase.empty() ? nullptr : settings_.passphrase.c_str());
-  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
   if (rc == 0) return Step::ok();
   if (rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED || rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED) {
     return Step::fail(FailureKind::after_connect,
@@ -259,7 +259,7 @@ Step SshConnection::request_forward() {
                                                 settings_.remote.port, &bound_port, kAcceptQueue);
   if (listener_ != nullptr) return Step::ok();
   const int rc = libssh2_session_last_errno(session_);
-  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
   if (rc == LIBSSH2_ERROR_REQUEST_DENIED) {
     return {Step::refused, FailureKind::after_connect,
             fmt::format("the VPS refused to listen on {}", settings_.remote.str())};
@@ -270,7 +270,7 @@ Step SshConnection::request_forward() {
 Step SshConnection::cancel_forward() {
   if (listener_ == nullptr) return Step::ok();
   const int rc = libssh2_channel_forward_cancel(listener_);
-  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
   listener_ = nullptr;  // freed by libssh2 whatever the outcome
   if (rc != 0) return error_step(rc, "cancelling the remote forward");
   return Step::ok();
@@ -286,7 +286,7 @@ Step SshConnection::open_direct(const config::HostPort& target, LIBSSH2_CHANNEL*
       libssh2_channel_direct_tcpip_ex(session_, target.host.c_str(), target.port, "127.0.0.1", 0);
   if (*channel != nullptr) return Step::ok();
   const int rc = libssh2_session_last_errno(session_);
-  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
   if (rc == LIBSSH2_ERROR_CHANNEL_FAILURE) {
     return {Step::refused, FailureKind::after_connect,
             fmt::format("the VPS refused to open {} (permitopen?)", target.str())};
@@ -304,7 +304,7 @@ Step SshConnection::open_keepalive() {
     return Step::ok();
   }
   const int rc = libssh2_session_last_errno(session_);
-  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
   if (rc == LIBSSH2_ERROR_CHANNEL_FAILURE) return Step::ok();  // the expected answer
   return error_step(rc, "keepalive");
 }
@@ -318,11 +318,16 @@ void SshConnection::pump(LIBSSH2_CHANNEL* channel) {
 
 pollfd SshConnection::events() const {
   pollfd p{fd_, POLLIN, 0};
-  if (session_ != nullptr &&
-      (libssh2_session_block_directions(session_) & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0) {
+  if (sends_.on_socket || (session_ != nullptr && (libssh2_session_block_directions(session_) &
+                                                   LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0)) {
     p.events |= POLLOUT;
   }
   return p;
+}
+
+Step SshConnection::wait_step() {
+  sends_.note(session_);
+  return Step::wait();
 }
 
 Step SshConnection::failure() const {

@@ -19,6 +19,7 @@
 #include "tunnel/backoff.h"
 #include "tunnel/block_pool.h"
 #include "tunnel/resolver.h"
+#include "tunnel/send_blocked.h"
 
 namespace pvt::tunnel {
 
@@ -81,6 +82,8 @@ class SshConnection {
 
   // What the loop should wait for on the session socket.
   pollfd events() const;
+  // Unfinished sends of this loop pass (reset by the loop before each pass).
+  SendBlocked& sends() { return sends_; }
   int fd() const { return fd_; }
   LIBSSH2_SESSION* session() const { return session_; }
 
@@ -109,6 +112,7 @@ class SshConnection {
   static void* on_realloc(void* p, size_t size, void** abstract);
 
   std::string last_error_text() const;
+  Step wait_step();  // EAGAIN: note what blocked, then Step::wait()
   Step init_session();
 
   SshSettings settings_;
@@ -118,6 +122,7 @@ class SshConnection {
   LIBSSH2_SESSION* session_ = nullptr;
   LIBSSH2_LISTENER* listener_ = nullptr;
   bool host_key_accepted_ = false;
+  SendBlocked sends_;
 
   bool broken_ = false;
   bool peer_closed_ = false;  // orderly close: EOF or SSH_MSG_DISCONNECT

@@ -23,8 +23,10 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// One address that neither accepts nor refuses must not hold up the next one for long.
-constexpr seconds kConnectTimeout{10};
+// An unanswered SYN is retransmitted only after 1, 2, 4 s: after a short wait a fresh attempt
+// (or the next address) reaches a healed network sooner. Long enough for a SYN-ACK over any
+// real path.
+constexpr milliseconds kConnectTimeout{1500};
 // The handshake and authentication, which liveness does not cover yet.
 constexpr seconds kMinSetupTimeout{10};
 // The first probe waits a moment after the forward is bound, so sshd has the listener ready.
@@ -244,11 +246,12 @@ void Worker::drive_resolve(Clock::time_point now) {
 }
 
 void Worker::drive_connect(Clock::time_point now) {
-  std::string error;
+  // Every address in turn; the last failure decides how soon the next attempt comes.
+  Step last = Step::fail(FailureKind::network, "no address to connect to");
   while (true) {
     if (!conn_) {
       if (address_index_ >= addresses_.size()) {
-        fail_session(Step::fail(FailureKind::network, error), now);
+        fail_session(last, now);
         return;
       }
       conn_ = std::make_unique<SshConnection>(ssh_settings(), pool_);
@@ -256,7 +259,7 @@ void Worker::drive_connect(Clock::time_point now) {
       Step s = conn_->start_connect(addresses_[address_index_]);
       if (s.status == Step::again) return;
       if (s.status == Step::failed) {
-        error = s.message;
+        last = s;
         conn_.reset();
         ++address_index_;
         continue;
@@ -265,11 +268,12 @@ void Worker::drive_connect(Clock::time_point now) {
       Step s = conn_->finish_connect();
       if (s.status == Step::again) {
         if (now < connect_deadline_) return;
-        s = Step::fail(FailureKind::network, fmt::format("connecting to {} timed out after {} s",
-                                                         conn_->peer(), kConnectTimeout.count()));
+        s = Step::fail(FailureKind::network_timeout,
+                       fmt::format("connecting to {} timed out after {} ms", conn_->peer(),
+                                   kConnectTimeout.count()));
       }
       if (s.status == Step::failed) {
-        error = s.message;
+        last = s;
         conn_.reset();
         ++address_index_;
         continue;
@@ -325,6 +329,7 @@ void Worker::drive_setup(Clock::time_point now) {
 }
 
 void Worker::drive_session(Clock::time_point now) {
+  if (conn_) conn_->sends() = SendBlocked{};  // this pass notes what it leaves unsent
   if (!conn_ || conn_->broken()) {
     fail_session(
         conn_ ? conn_->failure() : Step::fail(FailureKind::network, "connection to the VPS lost"),
@@ -343,7 +348,8 @@ void Worker::drive_session(Clock::time_point now) {
     // Accepting also reads the socket into libssh2 (every channel's data, the server's
     // keepalives and window adjustments).
     while (LIBSSH2_CHANNEL* ch = conn_->accept()) {
-      relays_.push_back(std::make_unique<RelayChannel>(ch, tunnel_.local, buffers_));
+      relays_.push_back(
+          std::make_unique<RelayChannel>(conn_->session(), ch, tunnel_.local, buffers_));
     }
   } else if (socket_readable_) {
     if (!relays_.empty()) {
@@ -358,6 +364,7 @@ void Worker::drive_session(Clock::time_point now) {
 
   for (auto it = closing_.begin(); it != closing_.end();) {
     if (libssh2_channel_free(*it) == LIBSSH2_ERROR_EAGAIN) {
+      conn_->sends().note(conn_->session());
       ++it;
     } else {
       it = closing_.erase(it);
@@ -462,7 +469,7 @@ bool Worker::drive_relays(Clock::time_point) {
   bool progress = false;
   for (size_t i = 0; i < relays_.size(); ++i) {
     const short revents = i < relay_revents_.size() ? relay_revents_[i] : 0;
-    progress |= relays_[i]->pump(revents, totals_);
+    progress |= relays_[i]->pump(revents, totals_, conn_->sends());
   }
   for (size_t i = 0; i < relays_.size();) {
     if (!relays_[i]->finished()) {
@@ -504,9 +511,9 @@ void Worker::drive_opening(Clock::time_point now) {
     } else if (discard_opened_) {
       close_channel(ch);
     } else {
-      probe_ =
-          std::make_unique<HttpProbe>(ch, probe_request(tunnel_.probe_path, tunnel_.remote.str()),
-                                      probe_started_, probe_started_ + probe_timeout);
+      probe_ = std::make_unique<HttpProbe>(conn_->session(), ch,
+                                           probe_request(tunnel_.probe_path, tunnel_.remote.str()),
+                                           probe_started_, probe_started_ + probe_timeout);
     }
   } else if (opening_ == Opening::keepalive) {
     Step s = conn_->open_keepalive();
@@ -518,7 +525,7 @@ void Worker::drive_opening(Clock::time_point now) {
     }
   }
   if (probe_) {
-    if (auto outcome = probe_->pump(now)) {
+    if (auto outcome = probe_->pump(now, conn_->sends())) {
       close_channel(probe_->channel());
       probe_.reset();
       finish_probe(*outcome, now);
@@ -612,7 +619,10 @@ void Worker::teardown() {
 
 void Worker::close_channel(LIBSSH2_CHANNEL* channel) {
   if (channel == nullptr) return;
-  if (libssh2_channel_free(channel) == LIBSSH2_ERROR_EAGAIN) closing_.push_back(channel);
+  if (libssh2_channel_free(channel) == LIBSSH2_ERROR_EAGAIN) {
+    conn_->sends().note(conn_->session());
+    closing_.push_back(channel);
+  }
 }
 
 // --- signals, commands, reload ---

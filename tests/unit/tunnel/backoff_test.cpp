@@ -110,8 +110,27 @@ TEST(Backoff, HealthySinceCountsFromTheFirstReport) {
 
 TEST(Backoff, FailureKindNames) {
   EXPECT_STREQ(to_string(FailureKind::network), "network");
+  EXPECT_STREQ(to_string(FailureKind::network_timeout), "network-timeout");
   EXPECT_STREQ(to_string(FailureKind::after_connect), "after-connect");
   EXPECT_STREQ(to_string(FailureKind::clean_close), "clean-close");
+}
+
+}  // namespace
+}  // namespace pvt::tunnel
+
+namespace pvt::tunnel {
+namespace {
+
+TEST(Backoff, UnansweredConnectIsRetriedAtOnceWithAFreshAttempt) {
+  BackoffPolicy p;
+  p.jitter = 0;
+  Backoff b(p);
+  const auto t = std::chrono::steady_clock::time_point{};
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(b.on_failure(FailureKind::network_timeout, t), milliseconds(100));
+  }
+  // It does not advance the exponential step either.
+  EXPECT_EQ(b.next_step(), p.initial);
 }
 
 }  // namespace
