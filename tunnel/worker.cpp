@@ -204,6 +204,8 @@ int Worker::run() {
 // --- one pass ---
 
 void Worker::step(Clock::time_point now) {
+  // Each pass notes afresh which of its sends are unfinished (for POLLOUT).
+  if (conn_) conn_->sends() = SendBlocked{};
   // A state change can make the next phase ready at once (resolved -> connect): go on while
   // the state moves, a few times at most.
   for (int i = 0; i < 4 && !exit_; ++i) {
@@ -329,17 +331,13 @@ void Worker::drive_setup(Clock::time_point now) {
 }
 
 void Worker::drive_session(Clock::time_point now) {
-  if (conn_) conn_->sends() = SendBlocked{};  // this pass notes what it leaves unsent
   if (!conn_ || conn_->broken()) {
     fail_session(
         conn_ ? conn_->failure() : Step::fail(FailureKind::network, "connection to the VPS lost"),
         now);
     return;
   }
-  if (conn_->last_inbound() > seen_inbound_) {
-    seen_inbound_ = conn_->last_inbound();
-    liveness_->on_inbound(seen_inbound_);
-  }
+  note_inbound();
   drive_forward(now);
   if (!conn_) return;
 
@@ -359,22 +357,7 @@ void Worker::drive_session(Clock::time_point now) {
     }
   }
   drive_relays(now);
-  drive_opening(now);
-  if (!conn_) return;
-
-  for (auto it = closing_.begin(); it != closing_.end();) {
-    if (libssh2_channel_free(*it) == LIBSSH2_ERROR_EAGAIN) {
-      conn_->sends().note(conn_->session());
-      ++it;
-    } else {
-      it = closing_.erase(it);
-    }
-  }
-  if (conn_->broken()) {
-    fail_session(conn_->failure(), now);
-    return;
-  }
-
+  note_inbound();  // what the relays just read counts before the liveness verdict
   switch (liveness_->tick(now)) {
     case Liveness::Action::none:
       break;
@@ -401,6 +384,22 @@ void Worker::drive_session(Clock::time_point now) {
     discard_opened_ = false;
   }
 
+  drive_opening(now);
+  if (!conn_) return;
+
+  for (auto it = closing_.begin(); it != closing_.end();) {
+    if (libssh2_channel_free(*it) == LIBSSH2_ERROR_EAGAIN) {
+      conn_->sends().note(conn_->session());
+      ++it;
+    } else {
+      it = closing_.erase(it);
+    }
+  }
+  if (conn_->broken()) {
+    fail_session(conn_->failure(), now);
+    return;
+  }
+
   const bool forward_gone = !conn_->forward_bound() && !forward_in_flight_;
   if (machine_.state() == State::draining && relays_.empty() && forward_gone) {
     machine_.channels_closed(now);
@@ -413,6 +412,13 @@ void Worker::drive_session(Clock::time_point now) {
     buffers_.trim();
     malloc_trim(0);
     trimmed_ = true;
+  }
+}
+
+void Worker::note_inbound() {
+  if (conn_->last_inbound() > seen_inbound_) {
+    seen_inbound_ = conn_->last_inbound();
+    liveness_->on_inbound(seen_inbound_);
   }
 }
 

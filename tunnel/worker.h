@@ -52,6 +52,7 @@ class Worker {
   void drive_setup(Clock::time_point now);
   void drive_session(Clock::time_point now);
   void drive_forward(Clock::time_point now);
+  void note_inbound();  // bytes from the VPS since the last look prove it alive
   bool drive_relays(Clock::time_point now);
   void drive_opening(Clock::time_point now);
   void finish_probe(const ProbeOutcome& outcome, Clock::time_point now);
