@@ -27,26 +27,21 @@ std::optional<int> parse_status_line(std::string_view line) {
   return value;
 }
 
-HttpProbe::HttpProbe(LIBSSH2_SESSION* session, LIBSSH2_CHANNEL* channel, std::string request,
-                     Clock::time_point started, Clock::time_point deadline)
-    : session_(session),
-      channel_(channel),
-      request_(std::move(request)),
-      started_(started),
-      deadline_(deadline) {}
+HttpProbe::HttpProbe(LIBSSH2_CHANNEL* channel, std::string request, Clock::time_point started,
+                     Clock::time_point deadline)
+    : channel_(channel), request_(std::move(request)), started_(started), deadline_(deadline) {}
 
 ProbeOutcome HttpProbe::finish(bool ok, std::string message, Clock::time_point now) const {
   return ProbeOutcome{ok, std::chrono::duration_cast<std::chrono::milliseconds>(now - started_),
                       std::move(message)};
 }
 
-std::optional<ProbeOutcome> HttpProbe::pump(Clock::time_point now, SendBlocked& sends) {
+std::optional<ProbeOutcome> HttpProbe::pump(Clock::time_point now) {
   while (sent_ < request_.size()) {
     const size_t len = pending_write_ != 0 ? pending_write_ : request_.size() - sent_;
     const ssize_t n = libssh2_channel_write_ex(channel_, 0, request_.data() + sent_, len);
     if (n == LIBSSH2_ERROR_EAGAIN || n == 0) {
       pending_write_ = n == 0 ? 0 : len;
-      sends.note(session_);
       break;
     }
     if (n < 0) return finish(false, fmt::format("sending the probe failed (libssh2 {})", n), now);
@@ -60,10 +55,7 @@ std::optional<ProbeOutcome> HttpProbe::pump(Clock::time_point now, SendBlocked& 
       response_.append(buf, static_cast<size_t>(n));
       continue;
     }
-    if (n == LIBSSH2_ERROR_EAGAIN) {
-      sends.note(session_);
-      break;
-    }
+    if (n == LIBSSH2_ERROR_EAGAIN) break;
     if (n == 0) {
       if (libssh2_channel_eof(channel_) == 0) break;
       return finish(false,

@@ -10,8 +10,6 @@
 #include <string>
 #include <string_view>
 
-#include "tunnel/send_blocked.h"
-
 namespace pvt::tunnel {
 
 // The request: HTTP/1.0 with Connection: close, so the target ends the exchange.
@@ -31,18 +29,16 @@ class HttpProbe {
  public:
   using Clock = std::chrono::steady_clock;
 
-  HttpProbe(LIBSSH2_SESSION* session, LIBSSH2_CHANNEL* channel, std::string request,
-            Clock::time_point started, Clock::time_point deadline);
+  HttpProbe(LIBSSH2_CHANNEL* channel, std::string request, Clock::time_point started,
+            Clock::time_point deadline);
 
-  // Advances the exchange; returns the outcome once there is one. A libssh2 call that could not
-  // finish is noted in `sends`.
-  std::optional<ProbeOutcome> pump(Clock::time_point now, SendBlocked& sends);
+  // Advances the exchange; returns the outcome once there is one.
+  std::optional<ProbeOutcome> pump(Clock::time_point now);
   LIBSSH2_CHANNEL* channel() const { return channel_; }
 
  private:
   ProbeOutcome finish(bool ok, std::string message, Clock::time_point now) const;
 
-  LIBSSH2_SESSION* session_;
   LIBSSH2_CHANNEL* channel_;
   std::string request_;
   size_t sent_ = 0;

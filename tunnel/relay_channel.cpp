@@ -45,9 +45,9 @@ void RelayChannel::Buffer::release() {
   head_ = tail_ = 0;
 }
 
-RelayChannel::RelayChannel(LIBSSH2_SESSION* session, LIBSSH2_CHANNEL* channel,
-                           const config::HostPort& target, BlockPool& buffers)
-    : session_(session), channel_(channel), to_local_(buffers), to_vps_(buffers) {
+RelayChannel::RelayChannel(LIBSSH2_CHANNEL* channel, const config::HostPort& target,
+                           BlockPool& buffers)
+    : channel_(channel), to_local_(buffers), to_vps_(buffers) {
   sockaddr_storage addr{};
   socklen_t len = 0;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
@@ -130,7 +130,7 @@ bool RelayChannel::finish_connect() {
   return true;
 }
 
-bool RelayChannel::pump(short revents, RelayTotals& totals, SendBlocked& sends) {
+bool RelayChannel::pump(short revents, RelayTotals& totals) {
   if (finished_) return false;
   bool progress = false;
   if (connecting_) {
@@ -138,13 +138,13 @@ bool RelayChannel::pump(short revents, RelayTotals& totals, SendBlocked& sends) 
     progress = finish_connect();
     if (connecting_ || finished_) return progress;
   }
-  progress |= vps_to_local(totals, sends);
-  if (!finished_) progress |= local_to_vps(revents, totals, sends);
+  progress |= vps_to_local(totals);
+  if (!finished_) progress |= local_to_vps(revents, totals);
   check_done();
   return progress;
 }
 
-bool RelayChannel::vps_to_local(RelayTotals& totals, SendBlocked& sends) {
+bool RelayChannel::vps_to_local(RelayTotals& totals) {
   bool progress = false;
   // Read from the channel only what the buffer can hold: what we leave unread keeps the SSH
   // window closed, which is the back-pressure towards the VPS.
@@ -159,10 +159,7 @@ bool RelayChannel::vps_to_local(RelayTotals& totals, SendBlocked& sends) {
       progress = true;
       continue;
     }
-    if (n == LIBSSH2_ERROR_EAGAIN) {
-      sends.note(session_);  // the read may have had a window adjustment to send
-      break;
-    }
+    if (n == LIBSSH2_ERROR_EAGAIN) break;
     if (n == 0) {
       vps_eof_ = true;
       progress = true;
@@ -191,7 +188,7 @@ bool RelayChannel::vps_to_local(RelayTotals& totals, SendBlocked& sends) {
   return progress;
 }
 
-bool RelayChannel::local_to_vps(short revents, RelayTotals& totals, SendBlocked& sends) {
+bool RelayChannel::local_to_vps(short revents, RelayTotals& totals) {
   bool progress = false;
   if (!local_eof_ && (revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
     while (!to_vps_.full()) {
@@ -229,7 +226,6 @@ bool RelayChannel::local_to_vps(short revents, RelayTotals& totals, SendBlocked&
     }
     if (n == LIBSSH2_ERROR_EAGAIN) {
       pending_write_ = len;
-      sends.note(session_);
       break;
     }
     if (n == 0) break;  // the VPS's window is closed: wait for its adjustment
@@ -241,9 +237,7 @@ bool RelayChannel::local_to_vps(short revents, RelayTotals& totals, SendBlocked&
     if (rc == 0) {
       eof_sent_ = true;
       progress = true;
-    } else if (rc == LIBSSH2_ERROR_EAGAIN) {
-      sends.note(session_);
-    } else {
+    } else if (rc != LIBSSH2_ERROR_EAGAIN) {
       abort(fmt::format("sending EOF on the SSH channel failed (libssh2 error {})", rc));
       return true;
     }

@@ -14,7 +14,6 @@
 
 #include "common/config.h"
 #include "tunnel/block_pool.h"
-#include "tunnel/send_blocked.h"
 
 namespace pvt::tunnel {
 
@@ -27,8 +26,7 @@ class RelayChannel {
  public:
   // Starts the non-blocking connect to `target`; a failure shows as finished() with error().
   // Buffers come from `buffers` (one block per direction while it holds data).
-  RelayChannel(LIBSSH2_SESSION* session, LIBSSH2_CHANNEL* channel, const config::HostPort& target,
-               BlockPool& buffers);
+  RelayChannel(LIBSSH2_CHANNEL* channel, const config::HostPort& target, BlockPool& buffers);
   ~RelayChannel();
   RelayChannel(const RelayChannel&) = delete;
   RelayChannel& operator=(const RelayChannel&) = delete;
@@ -37,8 +35,7 @@ class RelayChannel {
   pollfd local_events() const;
   // Moves what can be moved without blocking; `revents` from poll for the local socket.
   // Returns true if any byte moved or any state changed.
-  // A libssh2 call that could not finish is noted in `sends`.
-  bool pump(short revents, RelayTotals& totals, SendBlocked& sends);
+  bool pump(short revents, RelayTotals& totals);
 
   // Both directions are done (or one failed): the channel can be freed.
   bool finished() const { return finished_; }
@@ -76,11 +73,10 @@ class RelayChannel {
   };
 
   bool finish_connect();
-  bool vps_to_local(RelayTotals& totals, SendBlocked& sends);
-  bool local_to_vps(short revents, RelayTotals& totals, SendBlocked& sends);
+  bool vps_to_local(RelayTotals& totals);
+  bool local_to_vps(short revents, RelayTotals& totals);
   void check_done();
 
-  LIBSSH2_SESSION* session_;
   LIBSSH2_CHANNEL* channel_;
   int fd_ = -1;
   bool connecting_ = true;

@@ -89,17 +89,40 @@ ssize_t SshConnection::on_recv(libssh2_socket_t fd, void* buf, size_t len, int f
 ssize_t SshConnection::on_send(libssh2_socket_t fd, const void* buf, size_t len, int flags,
                                void** abstract) {
   SshConnection* c = self(abstract);
-  const ssize_t n = ::send(fd, buf, len, flags | MSG_NOSIGNAL);
-  if (n >= 0) {
-    c->socket_out_ += static_cast<uint64_t>(n);
-    return n;
+  const auto* p = static_cast<const char*>(buf);
+  const auto deadline = Clock::now() + c->settings_.send_timeout;
+  size_t sent = 0;
+  int err = 0;
+  while (sent < len) {
+    const ssize_t n = ::send(fd, p + sent, len - sent, flags | MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      continue;
+    }
+    err = n < 0 ? errno : EPIPE;
+    if (err == EINTR) continue;
+    if (err != EAGAIN && err != EWOULDBLOCK) break;
+    // See the header: finish the packet here rather than hand libssh2 an EAGAIN.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    pollfd pfd{fd, POLLOUT, 0};
+    if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) == 0) {
+      err = ETIMEDOUT;
+      break;
+    }
   }
-  const int err = errno;
-  if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR && !c->broken_) {
+  c->socket_out_ += sent;
+  if (sent == len) return static_cast<ssize_t>(sent);
+  if (!c->broken_) {
     c->broken_ = true;
-    c->broken_reason_ = fmt::format("connection to the VPS failed: {}", std::strerror(err));
+    c->broken_reason_ =
+        err == ETIMEDOUT
+            ? fmt::format(
+                  "the VPS accepted no data for {} s",
+                  std::chrono::duration_cast<std::chrono::seconds>(c->settings_.send_timeout)
+                      .count())
+            : fmt::format("connection to the VPS failed: {}", std::strerror(err));
   }
-  return -err;
+  return -(err == 0 ? EPIPE : err);
 }
 
 void SshConnection::on_disconnect(LIBSSH2_SESSION*, int reason, const char* message,
@@ -194,7 +217,7 @@ Step SshConnection::handshake() {
     if (s.status != Step::done) return s;
   }
   const int rc = libssh2_session_handshake(session_, fd_);
-  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
   if (rc != 0) return error_step(rc, "SSH handshake");
   return Step::ok();
 }
@@ -241,7 +264,7 @@ Step SshConnection::authenticate() {
       session_, settings_.user.c_str(), static_cast<unsigned>(settings_.user.size()), nullptr,
       settings_.key_file.c_str(),
       settings_.passphrase.empty() ? nullptr : settings_.passphrase.c_str());
-  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
   if (rc == 0) return Step::ok();
   if (rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED || rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED) {
     return Step::fail(FailureKind::after_connect,
@@ -264,7 +287,7 @@ Step SshConnection::request_forward() {
                                                 settings_.remote.port, &bound_port, kAcceptQueue);
   if (listener_ != nullptr) return Step::ok();
   const int rc = libssh2_session_last_errno(session_);
-  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
   if (rc == LIBSSH2_ERROR_REQUEST_DENIED) {
     return {Step::refused, FailureKind::after_connect,
             fmt::format("the VPS refused to listen on {}", settings_.remote.str())};
@@ -275,7 +298,7 @@ Step SshConnection::request_forward() {
 Step SshConnection::cancel_forward() {
   if (listener_ == nullptr) return Step::ok();
   const int rc = libssh2_channel_forward_cancel(listener_);
-  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
   listener_ = nullptr;  // freed by libssh2 whatever the outcome
   if (rc != 0) return error_step(rc, "cancelling the remote forward");
   return Step::ok();
@@ -291,7 +314,7 @@ Step SshConnection::open_direct(const config::HostPort& target, LIBSSH2_CHANNEL*
       libssh2_channel_direct_tcpip_ex(session_, target.host.c_str(), target.port, "127.0.0.1", 0);
   if (*channel != nullptr) return Step::ok();
   const int rc = libssh2_session_last_errno(session_);
-  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
   if (rc == LIBSSH2_ERROR_CHANNEL_FAILURE) {
     return {Step::refused, FailureKind::after_connect,
             fmt::format("the VPS refused to open {} (permitopen?)", target.str())};
@@ -309,7 +332,7 @@ Step SshConnection::open_keepalive() {
     return Step::ok();
   }
   const int rc = libssh2_session_last_errno(session_);
-  if (rc == LIBSSH2_ERROR_EAGAIN) return wait_step();
+  if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
   if (rc == LIBSSH2_ERROR_CHANNEL_FAILURE) return Step::ok();  // the expected answer
   return error_step(rc, "keepalive");
 }
@@ -322,17 +345,8 @@ void SshConnection::pump(LIBSSH2_CHANNEL* channel) {
 }
 
 pollfd SshConnection::events() const {
-  pollfd p{fd_, POLLIN, 0};
-  if (sends_.on_socket || (session_ != nullptr && (libssh2_session_block_directions(session_) &
-                                                   LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0)) {
-    p.events |= POLLOUT;
-  }
-  return p;
-}
-
-Step SshConnection::wait_step() {
-  sends_.note(session_);
-  return Step::wait();
+  // Sends never leave anything behind (see the header): only inbound data is waited for.
+  return pollfd{fd_, POLLIN, 0};
 }
 
 Step SshConnection::failure() const {

@@ -1,7 +1,13 @@
-// One SSH connection to the VPS, driven without blocking: every step returns `again` until it
-// can finish, and the event loop waits on events() before calling it again. libssh2 insists that
-// a call that returned EAGAIN is repeated with the same arguments, so each step keeps its
-// arguments in the connection, never in the caller.
+// One SSH connection to the VPS, driven without blocking on reads: every step returns `again`
+// until it can finish, and the event loop waits on events() before calling it again.
+//
+// Sends are the exception, on purpose. libssh2 has one output buffer per session: a send that
+// returned EAGAIN leaves its packet half-sent, and until the same call is repeated with the same
+// arguments every other send fails with LIBSSH2_ERROR_BAD_USE — including the replies libssh2
+// sends by itself while reading (channel open confirmations, window adjustments). With many
+// channels that loses connections. So the socket send callback waits for room (poll) until the
+// packet is out, bounded by send_timeout: libssh2 never sees EAGAIN on a send. The VPS's sshd
+// reads its socket whatever it is doing, so the wait is only as long as the network needs.
 //
 // The connection never decides what to do next (SessionMachine does); it reports what happened
 // with enough detail to choose the backoff (FailureKind) and to tell the user what to fix.
@@ -19,7 +25,6 @@
 #include "tunnel/backoff.h"
 #include "tunnel/block_pool.h"
 #include "tunnel/resolver.h"
-#include "tunnel/send_blocked.h"
 
 namespace pvt::tunnel {
 
@@ -31,6 +36,8 @@ struct SshSettings {
   std::string passphrase;  // empty: the key is not encrypted
   std::string known_hosts_file;
   bool accept_new_hostkey = false;
+  // How long a send may wait for room in the socket before the session counts as dead.
+  std::chrono::milliseconds send_timeout{30000};
   config::HostPort remote;  // the forward requested on the VPS, exactly as configured
 };
 
@@ -82,8 +89,6 @@ class SshConnection {
 
   // What the loop should wait for on the session socket.
   pollfd events() const;
-  // Unfinished sends of this loop pass (reset by the loop before each pass).
-  SendBlocked& sends() { return sends_; }
   int fd() const { return fd_; }
   LIBSSH2_SESSION* session() const { return session_; }
 
@@ -112,7 +117,6 @@ class SshConnection {
   static void* on_realloc(void* p, size_t size, void** abstract);
 
   std::string last_error_text() const;
-  Step wait_step();  // EAGAIN: note what blocked, then Step::wait()
   Step init_session();
 
   SshSettings settings_;
@@ -122,7 +126,6 @@ class SshConnection {
   LIBSSH2_SESSION* session_ = nullptr;
   LIBSSH2_LISTENER* listener_ = nullptr;
   bool host_key_accepted_ = false;
-  SendBlocked sends_;
 
   bool broken_ = false;
   bool peer_closed_ = false;  // orderly close: EOF or SSH_MSG_DISCONNECT

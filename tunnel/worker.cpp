@@ -103,6 +103,8 @@ SshSettings Worker::ssh_settings() const {
   s.known_hosts_file = tunnel_.known_hosts_file;
   s.accept_new_hostkey = options_.accept_new_hostkey;
   s.remote = tunnel_.remote;
+  // A VPS that takes no data for as long as a silent one may stay silent is as dead.
+  s.send_timeout = seconds(tunnel_.keepalive_interval_s * tunnel_.keepalive_count_max);
   return s;
 }
 
@@ -204,8 +206,6 @@ int Worker::run() {
 // --- one pass ---
 
 void Worker::step(Clock::time_point now) {
-  // Each pass notes afresh which of its sends are unfinished (for POLLOUT).
-  if (conn_) conn_->sends() = SendBlocked{};
   // A state change can make the next phase ready at once (resolved -> connect): go on while
   // the state moves, a few times at most.
   for (int i = 0; i < 4 && !exit_; ++i) {
@@ -346,8 +346,7 @@ void Worker::drive_session(Clock::time_point now) {
     // Accepting also reads the socket into libssh2 (every channel's data, the server's
     // keepalives and window adjustments).
     while (LIBSSH2_CHANNEL* ch = conn_->accept()) {
-      relays_.push_back(
-          std::make_unique<RelayChannel>(conn_->session(), ch, tunnel_.local, buffers_));
+      relays_.push_back(std::make_unique<RelayChannel>(ch, tunnel_.local, buffers_));
     }
   } else if (socket_readable_) {
     if (!relays_.empty()) {
@@ -389,7 +388,6 @@ void Worker::drive_session(Clock::time_point now) {
 
   for (auto it = closing_.begin(); it != closing_.end();) {
     if (libssh2_channel_free(*it) == LIBSSH2_ERROR_EAGAIN) {
-      conn_->sends().note(conn_->session());
       ++it;
     } else {
       it = closing_.erase(it);
@@ -475,7 +473,7 @@ bool Worker::drive_relays(Clock::time_point) {
   bool progress = false;
   for (size_t i = 0; i < relays_.size(); ++i) {
     const short revents = i < relay_revents_.size() ? relay_revents_[i] : 0;
-    progress |= relays_[i]->pump(revents, totals_, conn_->sends());
+    progress |= relays_[i]->pump(revents, totals_);
   }
   for (size_t i = 0; i < relays_.size();) {
     if (!relays_[i]->finished()) {
@@ -517,9 +515,9 @@ void Worker::drive_opening(Clock::time_point now) {
     } else if (discard_opened_) {
       close_channel(ch);
     } else {
-      probe_ = std::make_unique<HttpProbe>(conn_->session(), ch,
-                                           probe_request(tunnel_.probe_path, tunnel_.remote.str()),
-                                           probe_started_, probe_started_ + probe_timeout);
+      probe_ =
+          std::make_unique<HttpProbe>(ch, probe_request(tunnel_.probe_path, tunnel_.remote.str()),
+                                      probe_started_, probe_started_ + probe_timeout);
     }
   } else if (opening_ == Opening::keepalive) {
     Step s = conn_->open_keepalive();
@@ -531,7 +529,7 @@ void Worker::drive_opening(Clock::time_point now) {
     }
   }
   if (probe_) {
-    if (auto outcome = probe_->pump(now, conn_->sends())) {
+    if (auto outcome = probe_->pump(now)) {
       close_channel(probe_->channel());
       probe_.reset();
       finish_probe(*outcome, now);
@@ -626,7 +624,6 @@ void Worker::teardown() {
 void Worker::close_channel(LIBSSH2_CHANNEL* channel) {
   if (channel == nullptr) return;
   if (libssh2_channel_free(channel) == LIBSSH2_ERROR_EAGAIN) {
-    conn_->sends().note(conn_->session());
     closing_.push_back(channel);
   }
 }
