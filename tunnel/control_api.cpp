@@ -72,8 +72,9 @@ ControlServer::~ControlServer() { stop(); }
 
 Result<void> ControlServer::start(const config::HostPort& listen) {
   httplib::Server& s = *server_;
-  // Two threads are plenty for a status API and keep the idle footprint small.
-  s.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  // One thread answers a status API used by a person or a scraper now and then; every thread
+  // costs resident stack and allocator memory for the life of the worker.
+  s.new_task_queue = [] { return new httplib::ThreadPool(1); };
   s.set_keep_alive_max_count(10);
   s.set_read_timeout(5, 0);
   s.set_write_timeout(5, 0);

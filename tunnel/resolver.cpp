@@ -48,6 +48,16 @@ Result<std::vector<Address>> resolve(const std::string& host, int port) {
 }
 
 void AsyncResolver::start(const std::string& host, int port) {
+  // An address literal needs no lookup, so no thread (whose stack glibc would keep cached).
+  unsigned char literal[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, host.c_str(), literal) == 1 ||
+      inet_pton(AF_INET6, host.c_str(), literal) == 1) {
+    std::promise<Answer> done;
+    auto r = resolve(host, port);
+    done.set_value(r ? Answer{std::move(*r), {}} : Answer{{}, r.error().message});
+    pending_ = done.get_future();
+    return;
+  }
   pending_ = std::async(std::launch::async, [host, port] {
     auto r = resolve(host, port);
     return r ? Answer{std::move(*r), {}} : Answer{{}, r.error().message};
