@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, checks formatting, runs the unit and
 # integration tests, then the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
-# and a short benchmark smoke run.
+# and short benchmark smoke runs (check, and the tunnel worker against autossh + OpenSSH).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$PVT_ROOT"
@@ -24,4 +24,15 @@ pvt_log "unit tests under ASan + UBSan"
 
 pvt_log "benchmark smoke run"
 ./build/bench/check_bench --benchmark_min_time=0.01 --benchmark_filter='/1000$' >/dev/null
+pvt_log "tunnel benchmark smoke run (worker vs autossh + OpenSSH, --quick)"
+# The harness must run end to end; a scenario that misses a figure on a loaded CI machine is
+# reported in the JSON, not a test failure (the figures are bench/README.md's business).
+rc=0
+bench/tunnel/run.sh --quick --output build/tunnel-bench-quick.json >/dev/null 2>build/tunnel-bench-quick.log || rc=$?
+if [ "$rc" -eq 2 ] || [ "$rc" -gt 3 ]; then
+  cat build/tunnel-bench-quick.log >&2
+  pvt_log "tunnel benchmark could not run (exit $rc)"
+  exit 1
+fi
+[ "$rc" -eq 0 ] || pvt_log "tunnel benchmark: a scenario failed (exit $rc), see build/tunnel-bench-quick.json"
 pvt_log "all tests passed"
