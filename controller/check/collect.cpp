@@ -140,7 +140,10 @@ Observation collect(const config::Config& cfg, pve::Client& client, const Collec
     for (const auto& go : o.guests) {
       if (go.resource && !offline.count(go.resource->node)) nodes.insert(go.resource->node);
     }
-    for (const auto& node : nodes) collect_tasks(cfg, client, options, node, o);
+    for (const auto& node : nodes) {
+      collect_tasks(cfg, client, options, node, o);
+      o.node_times.emplace(node, client.node_time(node));
+    }
   }
 
   for (const auto& t : cfg.tunnels) {

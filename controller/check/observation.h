@@ -50,9 +50,11 @@ struct Observation {
   Read<std::vector<pve::VmResource>> resources = tl::unexpected(not_read("not read"));
   Read<std::vector<pve::StorageResource>> storages = tl::unexpected(not_read("not read"));
   Read<std::vector<pve::BackupJob>> jobs = tl::unexpected(not_read("not read"));
-  std::map<std::string, Read<pve::Pool>> pools;                 // pools named by backup jobs
-  std::vector<GuestObservation> guests;                         // parallel to config.guests
-  std::map<std::string, NodeTasks> node_tasks;                  // by node name
+  std::map<std::string, Read<pve::Pool>> pools;  // pools named by backup jobs
+  std::vector<GuestObservation> guests;          // parallel to config.guests
+  std::map<std::string, NodeTasks> node_tasks;   // by node name
+  // The node's time zone decides when a job's schedule fires (GET /nodes/{node}/time).
+  std::map<std::string, Read<pve::NodeTime>> node_times;        // by node name
   std::map<std::string, Result<tunnel::WorkerStatus>> workers;  // by tunnel name (control_url set)
 };
 

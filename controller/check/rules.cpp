@@ -1,5 +1,7 @@
 #include "controller/check/rules.h"
 
+#include "common/calendar_event.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -97,9 +99,45 @@ const pve::BackupJob* covering_job(const std::vector<pve::BackupJob>& jobs, int6
 
 }  // namespace
 
-std::chrono::hours allowed_backup_age(const config::BackupSection& policy,
-                                      const pve::BackupJob* /*covering_job*/) {
-  return std::chrono::hours(policy.max_age_h + policy.grace_h);
+BackupAllowance allowed_backup_age(const config::BackupSection& policy,
+                                   const pve::BackupJob* covering_job,
+                                   const Read<pve::NodeTime>* node_time,
+                                   std::chrono::system_clock::time_point now) {
+  const std::chrono::seconds grace = std::chrono::hours(policy.grace_h);
+  const std::chrono::seconds fallback = std::chrono::hours(policy.max_age_h) + grace;
+  if (covering_job == nullptr) {
+    return {fallback, fmt::format("no enabled job covers it: max_age_h {} + grace_h {}",
+                                  policy.max_age_h, policy.grace_h)};
+  }
+  const pve::BackupJob& job = *covering_job;
+  auto event = schedule::parse_calendar_event(job.schedule);
+  if (!event) {
+    return {fallback,
+            fmt::format("schedule of job {} not understood ({}): max_age_h {} + grace_h {}", job.id,
+                        event.error().message, policy.max_age_h, policy.grace_h)};
+  }
+  // The schedule runs in the node's local time; without it, UTC (and say so).
+  const date::time_zone* tz = nullptr;
+  std::string zone = "UTC";
+  if (node_time != nullptr && *node_time) {
+    if (auto found = schedule::find_time_zone((*node_time)->timezone)) {
+      tz = *found;
+      zone = (*node_time)->timezone;
+    } else {
+      zone = fmt::format("UTC, the node's zone \"{}\" is unknown here", (*node_time)->timezone);
+    }
+  } else if (node_time != nullptr) {
+    zone = "UTC, the node's time zone could not be read";
+  }
+  const auto at = std::chrono::time_point_cast<std::chrono::seconds>(now);
+  auto gap = schedule::longest_gap(*event, at, tz);
+  if (!gap) {
+    return {fallback, fmt::format("job {} \"{}\" runs less than twice around now: max_age_h {} + "
+                                  "grace_h {}",
+                                  job.id, job.schedule, policy.max_age_h, policy.grace_h)};
+  }
+  return {*gap + grace, fmt::format("job {} \"{}\" ({}) runs at most {} apart, + grace_h {}",
+                                    job.id, job.schedule, zone, format_age(*gap), policy.grace_h)};
 }
 
 bool job_selects(const pve::BackupJob& job, int64_t vmid, const std::string& node,
@@ -444,8 +482,13 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
       }
     }
     // backup.age
-    const auto allowed = allowed_backup_age(cfg.backup, job);
-    const std::string allowed_s = fmt::format("<= {}h", allowed.count());
+    auto time_of_node = o.node_times.find(r.node);
+    const BackupAllowance allowance = allowed_backup_age(
+        cfg.backup, job, time_of_node == o.node_times.end() ? nullptr : &time_of_node->second,
+        o.now);
+    const auto allowed = allowance.allowed;
+    const std::string allowed_s =
+        fmt::format("<= {}h", std::chrono::ceil<std::chrono::hours>(allowed).count());
     std::optional<pve::BackupVolume> newest;
     std::optional<pve::BackupVolume> newest_pbs;
     std::string unreadable_storage;
@@ -480,10 +523,11 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
       const std::string observed = fmt::format("{} ({})", format_age(age), utc(newest->ctime));
       if (age <= allowed) {
         b.add("backup.age", name, Status::ok, opt(observed), opt(allowed_s),
-              fmt::format("newest backup {} is fresh enough", newest->volid));
+              fmt::format("newest backup {} is fresh enough ({})", newest->volid, allowance.basis));
       } else {
         b.add("backup.age", name, Status::critical, opt(observed), opt(allowed_s),
-              fmt::format("newest backup {} is older than allowed", newest->volid),
+              fmt::format("newest backup {} is older than allowed ({})", newest->volid,
+                          allowance.basis),
               fmt::format("check the backup job and run one now: `vzdump {}`", g.vmid));
       }
     }

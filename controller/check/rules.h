@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 #include "common/config.h"
 #include "controller/check/observation.h"
@@ -10,10 +11,17 @@
 
 namespace pvt::check {
 
-// The age the newest backup of a guest may have: until schedules are parsed, max_age_h + grace_h
-// whether or not a job covers the guest (DESIGN.md §7, backup.age).
-std::chrono::hours allowed_backup_age(const config::BackupSection& policy,
-                                      const pve::BackupJob* covering_job);
+// The age the newest backup of a guest may have (DESIGN.md §7, backup.age): the longest gap
+// between consecutive runs of the covering job's schedule in the node's time zone, plus grace_h;
+// max_age_h + grace_h when no enabled job covers the guest or its schedule cannot be read.
+struct BackupAllowance {
+  std::chrono::seconds allowed{0};
+  std::string basis;  // how it was derived, for the rule's message
+};
+BackupAllowance allowed_backup_age(const config::BackupSection& policy,
+                                   const pve::BackupJob* covering_job,
+                                   const Read<pve::NodeTime>* node_time,
+                                   std::chrono::system_clock::time_point now);
 
 // Whether an enabled-or-not job selects the guest (vmid list, all + exclude, pool members;
 // limited to the job's node when it names one).

@@ -1,11 +1,13 @@
 #include "tools/pvesim/simulator.h"
 
+#include <date/tz.h>
 #include <fmt/format.h>
-
-#include "common/text.h"
 
 #include <regex>
 #include <thread>
+
+#include "common/calendar_event.h"
+#include "common/text.h"
 
 namespace pvt::sim {
 namespace {
@@ -387,8 +389,13 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
   if (node_offline(node)) return error(595, "Connection refused");
 
   if (m == "GET" && rest == "/time") {
+    // As PVE: "localtime" is the node's wall-clock time written as if it were UTC.
     const Node* n = find_node(node);
-    return ok_data({{"timezone", n->timezone}, {"time", now}, {"localtime", now}});
+    int64_t localtime = now;
+    if (auto zone = schedule::find_time_zone(n->timezone)) {
+      localtime += (*zone)->get_info(date::sys_seconds(std::chrono::seconds(now))).offset.count();
+    }
+    return ok_data({{"timezone", n->timezone}, {"time", now}, {"localtime", localtime}});
   }
   std::smatch gm;
   if (std::regex_match(rest, gm, guest_re)) {

@@ -167,13 +167,66 @@ TEST(Rules, AllWithExcludeAndPools) {
   EXPECT_EQ(status(rep, "backup.job", "tunnel1"), Status::critical);
 }
 
-TEST(Rules, BackupAgeBoundary) {
+TEST(Rules, BackupAgeFollowsTheCoveringJobsSchedule) {
+  // "sun 01:00" in UTC runs every 7 days: allowed 168 h + grace_h 12.
+  auto o = healthy();
+  o.node_times["pve1"] = pve::NodeTime{"UTC", kNow, kNow};
+  auto& vols = *o.guests[0].backups[0].volumes;
+  vols[0].ctime = kNow - 180 * 3600;
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "backup.age", "tunnel1"), Status::ok);
+  EXPECT_EQ(find(rep, "backup.age", "tunnel1")->expected, "<= 180h");
+  EXPECT_NE(find(rep, "backup.age", "tunnel1")->message.find("job weekly \"sun 01:00\" (UTC)"),
+            std::string::npos)
+      << find(rep, "backup.age", "tunnel1")->message;
+  vols[0].ctime -= 1;
+  EXPECT_EQ(status(evaluate(make_config(), o), "backup.age", "tunnel1"), Status::critical);
+}
+
+TEST(Rules, BackupAgeInTheNodesTimeZoneIncludesTheLongDstWeek) {
+  // In Vienna the week across the autumn change is 7 days and 1 hour long.
+  auto o = healthy();
+  o.node_times["pve1"] = pve::NodeTime{"Europe/Vienna", kNow, kNow};
+  auto& vols = *o.guests[0].backups[0].volumes;
+  vols[0].ctime = kNow - 181 * 3600;
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "backup.age", "tunnel1"), Status::ok);
+  EXPECT_EQ(find(rep, "backup.age", "tunnel1")->expected, "<= 181h");
+  vols[0].ctime -= 1;
+  EXPECT_EQ(status(evaluate(make_config(), o), "backup.age", "tunnel1"), Status::critical);
+}
+
+TEST(Rules, BackupAgeFallsBackToMaxAgeAndSaysWhy) {
   auto o = healthy();
   auto& vols = *o.guests[0].backups[0].volumes;
   vols[0].ctime = kNow - (192 + 12) * 3600;
-  EXPECT_EQ(status(evaluate(make_config(), o), "backup.age", "tunnel1"), Status::ok);
+  // A schedule PVE would not accept: max_age_h + grace_h.
+  (*o.jobs)[0].schedule = "sun 25:99";
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "backup.age", "tunnel1"), Status::ok);
+  EXPECT_EQ(find(rep, "backup.age", "tunnel1")->expected, "<= 204h");
+  EXPECT_NE(find(rep, "backup.age", "tunnel1")->message.find("not understood"), std::string::npos);
   vols[0].ctime -= 1;
   EXPECT_EQ(status(evaluate(make_config(), o), "backup.age", "tunnel1"), Status::critical);
+  // No enabled job: the same allowance (and backup.job is the finding).
+  (*o.jobs)[0].enabled = false;
+  vols[0].ctime += 1;
+  rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "backup.age", "tunnel1"), Status::ok);
+  EXPECT_NE(find(rep, "backup.age", "tunnel1")->message.find("no enabled job covers it"),
+            std::string::npos);
+  // The node's zone unknown: UTC, said so.
+  (*o.jobs)[0].enabled = true;
+  (*o.jobs)[0].schedule = "sun 01:00";
+  o.node_times["pve1"] = tl::unexpected(pve::ApiError{});
+  rep = evaluate(make_config(), o);
+  EXPECT_NE(find(rep, "backup.age", "tunnel1")->message.find("time zone could not be read"),
+            std::string::npos);
+}
+
+TEST(Rules, NoBackupIsCritical) {
+  auto o = healthy();
+  auto& vols = *o.guests[0].backups[0].volumes;
   vols.clear();
   EXPECT_EQ(find(evaluate(make_config(), o), "backup.age", "tunnel1")->observed, "no backup");
 }

@@ -187,3 +187,17 @@ TEST(Simulator, SecondVzdumpOnANodeWaitsForTheFirst) {
 
 }  // namespace
 }  // namespace pvt::sim
+
+namespace pvt::sim {
+namespace {
+
+TEST(Simulator, NodeTimeGivesTheZoneAndTheLocalWallClock) {
+  auto sim = reference();  // examples/topology.toml: both nodes in Europe/Vienna
+  auto t = get_data(sim, "GET", "/nodes/pve1/time");
+  EXPECT_EQ(t["timezone"], "Europe/Vienna");
+  const int64_t offset = t["localtime"].get<int64_t>() - t["time"].get<int64_t>();
+  EXPECT_TRUE(offset == 3600 || offset == 7200) << offset;  // CET or CEST
+}
+
+}  // namespace
+}  // namespace pvt::sim
