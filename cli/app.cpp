@@ -105,6 +105,30 @@ int run(int argc, char** argv) {
   validate->add_option("--for", validate_args.for_command, "Validate for this command's needs")
       ->check(CLI::IsMember({"check", "controller", "tunnel", "backup", "vps"}));
 
+  // backup verify
+  auto* backup = app.add_subcommand("backup", "Verify the tunnel guests' backups");
+  backup->require_subcommand(1);
+  CheckArgs verify_args;
+  verify_args.timeout_s = 60;  // reading archives takes longer than a check
+  std::string verify_format = "text";
+  auto* verify = backup->add_subcommand(
+      "verify",
+      "For each tunnel guest: the covering backup job and the allowed age from its schedule, the "
+      "newest backup and its age, the last vzdump task's outcome for the guest, PBS verification, "
+      "the size against the backup before, and whether the archive holds this guest's config. "
+      "Only reads. Exit code 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.");
+  verify->add_option("--config", verify_args.config_path, "Config file")->capture_default_str();
+  verify->add_option("--format", verify_format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  verify->add_option("--guest", verify_args.guest, "Only verify this [[guest]] (by name)");
+  verify
+      ->add_option("-t,--timeout", verify_args.timeout_s,
+                   "Give up after S seconds for the whole run; what was not verified by then is "
+                   "UNKNOWN")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+
   // tunnel, tunnel status
   TunnelCli tunnel(app);
 
@@ -132,6 +156,10 @@ int run(int argc, char** argv) {
     return run_check(check_args);
   }
   if (validate->parsed()) return run_config_validate(validate_args);
+  if (verify->parsed()) {
+    verify_args.format = verify_format == "json" ? OutputFormat::json : OutputFormat::text;
+    return run_backup_verify(verify_args);
+  }
   if (tunnel.parsed()) return tunnel.run();
   return kBadUsage;
 }

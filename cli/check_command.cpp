@@ -6,9 +6,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 
 #include "cli/exit_codes.h"
 #include "common/clock.h"
+#include "controller/backup/verify.h"
 #include "controller/check/collect.h"
 #include "controller/check/rules.h"
 #include "controller/report.h"
@@ -46,8 +48,18 @@ int print_unknown_report(const std::string& error, OutputFormat format) {
   return kReportUnknown;
 }
 
-int run_check(const CheckArgs& args) {
-  auto loaded = config::load(args.config_path, config::Command::check);
+namespace {
+
+// What a report command produces from a loaded config and a PVE client.
+using MakeReport = std::function<report::Report(const config::Config&, pve::Client&,
+                                                const check::CollectOptions&)>;
+
+// The part every report command shares: config for `command` (bad config: UNKNOWN, exit 3),
+// --guest, one PVE client with one deadline for the whole run, then print and exit with the
+// report's code.
+int run_report_command(const CheckArgs& args, config::Command command, const char* what,
+                       const MakeReport& make) {
+  auto loaded = config::load(args.config_path, command);
   if (!loaded) {
     std::string joined;
     for (const auto& p : loaded.error()) {
@@ -76,11 +88,28 @@ int run_check(const CheckArgs& args) {
 
   check::CollectOptions options;
   options.deadline = deadline;
-  check::Observation observed = check::collect(cfg, client, options);
-  report::Report r = check::evaluate(cfg, observed);
-  spdlog::info("check made {} API requests", client.requests_made());
+  report::Report r = make(cfg, client, options);
+  spdlog::info("{} made {} API requests", what, client.requests_made());
   print_report(r, args.format);
   return r.exit_code();
+}
+
+}  // namespace
+
+int run_check(const CheckArgs& args) {
+  return run_report_command(
+      args, config::Command::check, "check",
+      [](const config::Config& cfg, pve::Client& client, const check::CollectOptions& options) {
+        return check::evaluate(cfg, check::collect(cfg, client, options));
+      });
+}
+
+int run_backup_verify(const CheckArgs& args) {
+  return run_report_command(
+      args, config::Command::backup, "backup verify",
+      [](const config::Config& cfg, pve::Client& client, const check::CollectOptions& options) {
+        return backup::verify(cfg, client, options);
+      });
 }
 
 }  // namespace pvt::cli

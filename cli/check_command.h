@@ -20,6 +20,10 @@ struct CheckArgs {
 
 int run_check(const CheckArgs& args);
 
+// `pvectl-tunnel backup verify`: the backup rules of check plus backup.size and backup.archive
+// (controller/backup/verify.h); same arguments, output and exit codes as check.
+int run_backup_verify(const CheckArgs& args);
+
 // Prints a report that is only an UNKNOWN error (bad arguments, bad config) and returns 3.
 int print_unknown_report(const std::string& error, OutputFormat format);
 

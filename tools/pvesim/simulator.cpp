@@ -694,6 +694,11 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
           !(tok.has(sp, "Datastore.AllocateSpace") && tok.has(vm_path(b.vmid), "VM.Backup"))) {
         return forbidden(sp, "Datastore.AllocateSpace");
       }
+      if (b.unreadable) {
+        return error(500, fmt::format("command 'zstd -q -d -c ...' failed: exit code 1 (unable "
+                                      "to read the archive of {})",
+                                      volume));
+      }
       return ok_data(b.guest_config);
     }
     return error(500, fmt::format("volume '{}' does not exist", volume));

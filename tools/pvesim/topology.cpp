@@ -264,6 +264,8 @@ Result<Topology> parse_topology(const std::string& text, const std::string& path
     SIM_TRY(size, r.num("size", 1536LL * 1024 * 1024));
     SIM_TRY(notes, r.str("notes", ""));
     SIM_TRY(prot, r.flag("protected", false));
+    SIM_TRY(config_text, r.str("config", ""));
+    SIM_TRY(unreadable, r.flag("unreadable", false));
     SIM_TRY(verification, r.str("verification", ""));
     const Storage* s = find_storage(storage);
     if (!s)
@@ -280,7 +282,10 @@ Result<Topology> parse_topology(const std::string& text, const std::string& path
     b.volid = backup_volid(*s, b.subtype, vmid, b.ctime);
     b.format = s->type == "pbs" ? (b.subtype == "qemu" ? "pbs-vm" : "pbs-ct")
                                 : (b.subtype == "qemu" ? "vma.zst" : "tar.zst");
-    if (g) {
+    b.unreadable = unreadable;
+    if (!config_text.empty()) {
+      b.guest_config = config_text;  // e.g. another guest's config under this VMID
+    } else if (g) {
       for (const auto& [k, v] : g->config.items()) {
         if (k == "digest") continue;
         b.guest_config +=

@@ -60,6 +60,7 @@ struct BackupVolume {
   bool is_protected = false;
   std::optional<std::string> verification;  // ok | failed
   std::string guest_config;                 // what extractconfig returns
+  bool unreadable = false;                  // extractconfig fails, as for a damaged archive
 };
 
 struct Job {

@@ -1,0 +1,19 @@
+// `backup verify` as a library (issue 5), so the controller can run it on its own cadence: the
+// backup rules `check` evaluates (backup.job, backup.age, backup.task, backup.verification) and
+// what only reading the volumes shows (backup.size, backup.archive), for every configured guest.
+#pragma once
+
+#include <chrono>
+
+#include "common/config.h"
+#include "controller/check/collect.h"
+#include "controller/report.h"
+#include "pve/client.h"
+
+namespace pvt::backup {
+
+report::Report verify(const config::Config& cfg, pve::Client& client,
+                      const check::CollectOptions& options,
+                      std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+
+}  // namespace pvt::backup
