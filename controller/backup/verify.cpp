@@ -4,7 +4,9 @@
 
 #include <algorithm>
 
+#include "common/calendar_event.h"
 #include "controller/backup/archive_checks.h"
+#include "controller/backup/retention.h"
 #include "controller/check/rules.h"
 
 namespace pvt::backup {
@@ -27,6 +29,43 @@ void add_unknown(report::Report& r, const char* rule, const std::string& target,
       report::RuleResult{rule, target, Status::unknown, std::nullopt, std::nullopt, why, ""});
 }
 
+// backup.retention for the storage that holds the guest's newest verified backup, pruned with
+// the covering job's settings (or the storage's) in the node's time zone.
+Finding retention_of(const check::Observation& observed, const check::GuestObservation& go,
+                     const config::Guest& g, const std::vector<pve::BackupVolume>& volumes,
+                     const std::map<std::string, std::map<std::string, std::string>>& storage_prune,
+                     int64_t now_s) {
+  const pve::BackupVolume* verified = nullptr;
+  for (const auto& v : volumes) {
+    if (v.verification && v.verification->state == "ok" && (!verified || v.ctime > verified->ctime))
+      verified = &v;
+  }
+  const std::string storage = verified ? verified->storage : volumes.front().storage;
+  std::vector<pve::BackupVolume> here;
+  for (const auto& v : volumes) {
+    if (v.storage == storage) here.push_back(v);
+  }
+  const pve::BackupJob* job = nullptr;
+  if (observed.jobs) {
+    for (const auto& j : *observed.jobs) {
+      if (j.enabled && check::job_selects(j, g.vmid, go.resource->node, observed.pools)) {
+        job = &j;
+        break;
+      }
+    }
+  }
+  static const std::map<std::string, std::string> none;
+  auto sp = storage_prune.find(storage);
+  const auto& keep = effective_prune(job ? job->prune_backups : none,
+                                     sp == storage_prune.end() ? none : sp->second);
+  const date::time_zone* tz = nullptr;
+  if (auto t = observed.node_times.find(go.resource->node);
+      t != observed.node_times.end() && t->second) {
+    if (auto zone = schedule::find_time_zone(t->second->timezone)) tz = *zone;
+  }
+  return retention_finding(here, keep, tz, now_s);
+}
+
 }  // namespace
 
 report::Report verify(const config::Config& cfg, pve::Client& client,
@@ -41,12 +80,21 @@ report::Report verify(const config::Config& cfg, pve::Client& client,
     if (kept_from_check(result.rule)) r.results.push_back(result);
   }
 
+  // Prune settings of the storages, for jobs that have none of their own.
+  std::map<std::string, std::map<std::string, std::string>> storage_prune;
+  if (auto storages = client.storage_configs()) {
+    for (const auto& s : *storages) storage_prune[s.storage] = s.prune_backups;
+  }
+  const int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(observed.now.time_since_epoch()).count();
+
   for (size_t i = 0; i < cfg.guests.size(); ++i) {
     const config::Guest& g = cfg.guests[i];
     const check::GuestObservation& go = observed.guests[i];
     if (!go.resource) {
-      add_unknown(r, "backup.size", g.name, "guest not found");
-      add_unknown(r, "backup.archive", g.name, "guest not found");
+      for (const char* rule : {"backup.size", "backup.archive", "backup.retention"}) {
+        add_unknown(r, rule, g.name, "guest not found");
+      }
       continue;
     }
     std::vector<pve::BackupVolume> volumes;
@@ -65,8 +113,9 @@ report::Report verify(const config::Config& cfg, pve::Client& client,
     if (volumes.empty()) {
       const std::string why = unreadable.empty() ? "no backup to check (see backup.age)"
                                                  : "cannot list backups on " + unreadable;
-      add_unknown(r, "backup.size", g.name, why);
-      add_unknown(r, "backup.archive", g.name, why);
+      for (const char* rule : {"backup.size", "backup.archive", "backup.retention"}) {
+        add_unknown(r, rule, g.name, why);
+      }
       continue;
     }
     add(r, "backup.size", g.name,
@@ -80,6 +129,8 @@ report::Report verify(const config::Config& cfg, pve::Client& client,
     add(r, "backup.archive", g.name,
         archive_finding(volumes[0].volid, extracted, text ? "" : text.error().describe(), g.type,
                         name));
+    add(r, "backup.retention", g.name,
+        retention_of(observed, go, g, volumes, storage_prune, now_s));
   }
   return r;
 }

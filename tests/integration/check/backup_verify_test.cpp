@@ -20,7 +20,7 @@ TEST_F(CheckAgainstSim, BackupVerifyOfTheReferenceTopologyIsOk) {
   EXPECT_EQ(o.exit_code, 0) << o.report.dump(2) << o.err;
   EXPECT_EQ(o.report["status"], "OK");
   for (const char* rule : {"backup.job", "backup.age", "backup.task", "backup.verification",
-                           "backup.size", "backup.archive"}) {
+                           "backup.size", "backup.archive", "backup.retention"}) {
     for (const char* guest : {"tunnel1", "tunnel2"}) {
       EXPECT_EQ(status_of(o.report, rule, guest), "OK") << rule << " " << guest;
     }
@@ -85,6 +85,23 @@ TEST_F(CheckAgainstSim, BackupVerifyFindsAnUnreadableArchive) {
             std::string::npos)
       << o.report.dump(2);
   EXPECT_EQ(result(o.report, "backup.archive", "tunnel2"), nullptr);  // --guest
+}
+
+TEST_F(CheckAgainstSim, BackupVerifyWarnsWhenPruningWouldDropTheVerifiedBackup) {
+  // keep-last=1: the prune after the next (unverified) backup removes the only verified one.
+  topology_ = std::regex_replace(topology_,
+                                 std::regex("\"prune-backups\" = \\{ keep-last = \"3\", "
+                                            "keep-weekly = \"4\" \\}"),
+                                 "\"prune-backups\" = { keep-last = \"1\" }");
+  start();
+  auto o = verify();
+  EXPECT_EQ(o.exit_code, 1) << o.report.dump(2);
+  EXPECT_EQ(status_of(o.report, "backup.retention", "tunnel1"), "WARNING");
+  EXPECT_EQ(status_of(o.report, "backup.retention", "tunnel2"), "WARNING");
+  EXPECT_NE(
+      (*result(o.report, "backup.retention", "tunnel2"))["remediation"].get<std::string>().find(
+          "--protected 1"),
+      std::string::npos);
 }
 
 }  // namespace
