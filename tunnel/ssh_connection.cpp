@@ -376,7 +376,9 @@ Step SshConnection::error_step(int rc, const char* what) {
 
 void SshConnection::disconnect(const char* reason) {
   if (session_ != nullptr && !broken_) {
-    // Bounded: a blocking goodbye with a short timeout, so a dead VPS cannot hold shutdown.
+    // Bounded: a blocking goodbye with a short timeout, so a dead VPS cannot hold shutdown
+    // (neither libssh2's wait nor our send callback's).
+    settings_.send_timeout = std::chrono::milliseconds(1000);
     libssh2_session_set_timeout(session_, 1000);
     libssh2_session_set_blocking(session_, 1);
     libssh2_session_disconnect_ex(session_, SSH_DISCONNECT_BY_APPLICATION, reason, "");
