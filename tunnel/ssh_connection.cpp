@@ -90,7 +90,10 @@ ssize_t SshConnection::on_send(libssh2_socket_t fd, const void* buf, size_t len,
                                void** abstract) {
   SshConnection* c = self(abstract);
   const auto* p = static_cast<const char*>(buf);
-  const auto deadline = Clock::now() + c->settings_.send_timeout;
+  // Dead by the same measure as Liveness: nothing from the VPS for send_timeout (at least a
+  // second from now, for a send that starts after a long quiet spell).
+  const auto deadline = std::max(c->last_inbound_ + c->settings_.send_timeout,
+                                 Clock::now() + std::chrono::seconds(1));
   size_t sent = 0;
   int err = 0;
   while (sent < len) {
@@ -104,11 +107,14 @@ ssize_t SshConnection::on_send(libssh2_socket_t fd, const void* buf, size_t len,
     if (err != EAGAIN && err != EWOULDBLOCK) break;
     // See the header: finish the packet here rather than hand libssh2 an EAGAIN.
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
-    pollfd pfd{fd, POLLOUT, 0};
-    if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) == 0) {
+    if (left.count() <= 0) {
       err = ETIMEDOUT;
       break;
     }
+    // In slices, so the loop's watchdog keeps being fed while the VPS is slow to take data.
+    pollfd pfd{fd, POLLOUT, 0};
+    const int slice = static_cast<int>(std::min<int64_t>(left.count(), 1000));
+    if (::poll(&pfd, 1, slice) == 0 && c->waiting_hook_) c->waiting_hook_();
   }
   c->socket_out_ += sent;
   if (sent == len) return static_cast<ssize_t>(sent);

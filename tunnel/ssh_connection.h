@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -36,7 +37,8 @@ struct SshSettings {
   std::string passphrase;  // empty: the key is not encrypted
   std::string known_hosts_file;
   bool accept_new_hostkey = false;
-  // How long a send may wait for room in the socket before the session counts as dead.
+  // A send that cannot get rid of its data gives up once nothing has come from the VPS for this
+  // long (the worker uses keepalive interval x count, the Liveness bound).
   std::chrono::milliseconds send_timeout{30000};
   config::HostPort remote;  // the forward requested on the VPS, exactly as configured
 };
@@ -98,6 +100,9 @@ class SshConnection {
   // Classifies a libssh2 error from a call on this session.
   Step error_step(int rc, const char* what);
 
+  // Called about once a second while a send waits for room (the loop's watchdog ping).
+  void set_waiting_hook(std::function<void()> hook) { waiting_hook_ = std::move(hook); }
+
   // Tells the server goodbye (best effort, bounded) and closes the socket.
   void disconnect(const char* reason);
 
@@ -126,6 +131,7 @@ class SshConnection {
   LIBSSH2_SESSION* session_ = nullptr;
   LIBSSH2_LISTENER* listener_ = nullptr;
   bool host_key_accepted_ = false;
+  std::function<void()> waiting_hook_;
 
   bool broken_ = false;
   bool peer_closed_ = false;  // orderly close: EOF or SSH_MSG_DISCONNECT

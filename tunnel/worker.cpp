@@ -257,6 +257,7 @@ void Worker::drive_connect(Clock::time_point now) {
         return;
       }
       conn_ = std::make_unique<SshConnection>(ssh_settings(), pool_);
+      conn_->set_waiting_hook([this] { notify_systemd(Clock::now()); });
       connect_deadline_ = now + kConnectTimeout;
       Step s = conn_->start_connect(addresses_[address_index_]);
       if (s.status == Step::again) return;
