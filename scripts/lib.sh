@@ -9,8 +9,12 @@ PVT_PACKAGES=(
   libcurl4-openssl-dev nlohmann-json3-dev libssh2-1-dev libcpp-httplib-dev libspdlog-dev
   libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev
   libsystemd-dev libexpected-dev libhowardhinnant-date-dev libssl-dev clang-format tzdata
-  openssh-server openssh-client
 )
+
+# Only the test suite needs these: the tunnel worker's tests start a real sshd of their own (on
+# a free loopback port). Debian's package also enables the system sshd; disable it where that is
+# not wanted (`systemctl disable --now ssh`).
+PVT_TEST_PACKAGES=(openssh-server openssh-client)
 
 pvt_log() { printf '==> %s\n' "$*" >&2; }
 
