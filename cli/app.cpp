@@ -27,7 +27,15 @@ bool is_report_command(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "check") return true;
-    if (a == "backup" || a == "vps") return true;
+    if (a == "backup") {
+      // `backup verify` reports; `backup run` is an ordinary command (exit 2 for bad usage).
+      for (int j = i + 1; j < argc; ++j) {
+        if (std::string_view(argv[j]) == "run") return false;
+        if (std::string_view(argv[j]) == "verify") return true;
+      }
+      return true;
+    }
+    if (a == "vps") return true;
     if (a == "config" || a == "version" || a == "tunnel" || a == "controller" || a == "maintenance")
       return false;
   }
@@ -129,6 +137,19 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
 
+  CheckArgs run_args;
+  std::string run_format = "text";
+  auto* run = backup->add_subcommand(
+      "run",
+      "Back up each tunnel guest now: vzdump with the storage and mode of its backup job (or "
+      "[backup] storage), following each task to its end with the task log as progress. Exit 0 "
+      "when every backup succeeded, 1 when one failed, 2 on bad arguments or config.");
+  run->add_option("--config", run_args.config_path, "Config file")->capture_default_str();
+  run->add_option("--format", run_format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  run->add_option("--guest", run_args.guest, "Only back up this [[guest]] (by name)");
+
   // tunnel, tunnel status
   TunnelCli tunnel(app);
 
@@ -159,6 +180,10 @@ int run(int argc, char** argv) {
   if (verify->parsed()) {
     verify_args.format = verify_format == "json" ? OutputFormat::json : OutputFormat::text;
     return run_backup_verify(verify_args);
+  }
+  if (run->parsed()) {
+    run_args.format = run_format == "json" ? OutputFormat::json : OutputFormat::text;
+    return run_backup_run(run_args);
   }
   if (tunnel.parsed()) return tunnel.run();
   return kBadUsage;

@@ -8,8 +8,11 @@
 #include <cstdio>
 #include <functional>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/exit_codes.h"
 #include "common/clock.h"
+#include "controller/backup/run.h"
 #include "controller/backup/verify.h"
 #include "controller/check/collect.h"
 #include "controller/check/rules.h"
@@ -110,6 +113,58 @@ int run_backup_verify(const CheckArgs& args) {
       [](const config::Config& cfg, pve::Client& client, const check::CollectOptions& options) {
         return backup::verify(cfg, client, options);
       });
+}
+
+int run_backup_run(const CheckArgs& args) {
+  auto loaded = config::load(args.config_path, config::Command::backup);
+  if (!loaded) {
+    for (const auto& p : loaded.error()) fmt::print(stderr, "{}\n", p.format());
+    return kBadUsage;
+  }
+  config::Config cfg = std::move(*loaded);
+  if (args.guest) {
+    auto restricted = restrict_to_guest(std::move(cfg), *args.guest);
+    if (!restricted) {
+      fmt::print(stderr, "pvectl-tunnel: {}\n", restricted.error().message);
+      return kBadUsage;
+    }
+    cfg = std::move(*restricted);
+  }
+  SystemClock clock;
+  pve::CurlTransport transport(pve::options_from_config(*cfg.pve));
+  pve::Client client(transport, clock);
+  backup::RunOptions options;
+  // Progress is for people: on stdout as text, on stderr when stdout carries JSON.
+  std::FILE* progress = args.format == OutputFormat::json ? stderr : stdout;
+  options.on_log = [progress](const std::string& guest, const std::string& line) {
+    fmt::print(progress, "{} | {}\n", guest, line);
+    std::fflush(progress);
+  };
+  auto runs = backup::run_backups(cfg, client, clock, options);
+  if (!runs) {
+    fmt::print(stderr, "pvectl-tunnel: backup run: {}\n", runs.error().message);
+    return kRuntimeFailure;
+  }
+  bool all_ok = true;
+  nlohmann::json results = nlohmann::json::array();
+  for (const auto& r : *runs) {
+    all_ok = all_ok && r.ok;
+    results.push_back({{"guest", r.guest},
+                       {"node", r.node},
+                       {"storage", r.storage},
+                       {"upid", r.upid},
+                       {"ok", r.ok},
+                       {"outcome", r.outcome},
+                       {"errors", r.errors}});
+    if (args.format == OutputFormat::text) {
+      fmt::print("{}: {} - {}\n", r.guest, r.ok ? "OK" : "FAILED", r.outcome);
+      for (const auto& e : r.errors) fmt::print("  {}\n", e);
+    }
+  }
+  if (args.format == OutputFormat::json) {
+    fmt::print("{}\n", nlohmann::json{{"ok", all_ok}, {"results", results}}.dump(2));
+  }
+  return all_ok ? kSuccess : kRuntimeFailure;
 }
 
 }  // namespace pvt::cli

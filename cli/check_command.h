@@ -24,6 +24,10 @@ int run_check(const CheckArgs& args);
 // (controller/backup/verify.h); same arguments, output and exit codes as check.
 int run_backup_verify(const CheckArgs& args);
 
+// `pvectl-tunnel backup run`: a vzdump of each guest with its job's settings, followed to the end
+// (progress from the task log). Exit 0 all succeeded, 1 one failed, 2 bad arguments or config.
+int run_backup_run(const CheckArgs& args);
+
 // Prints a report that is only an UNKNOWN error (bad arguments, bad config) and returns 3.
 int print_unknown_report(const std::string& error, OutputFormat format);
 

@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "tests/integration/check/sim_fixture.h"
+#include "tests/support/subprocess.h"
 
 namespace pvt {
 namespace {
@@ -102,6 +103,59 @@ TEST_F(CheckAgainstSim, BackupVerifyWarnsWhenPruningWouldDropTheVerifiedBackup) 
       (*result(o.report, "backup.retention", "tunnel2"))["remediation"].get<std::string>().find(
           "--protected 1"),
       std::string::npos);
+}
+
+// `backup run`: a short vzdump in the simulator, followed to its end.
+void fast_backups(std::string& topology) {
+  topology = std::regex_replace(topology, std::regex("vzdump_duration_ms = 3000"),
+                                "vzdump_duration_ms = 300");
+}
+
+TEST_F(CheckAgainstSim, BackupRunBacksUpEachGuestAndFollowsTheTask) {
+  fast_backups(topology_);
+  start();
+  auto o = report_of({"backup", "run"}, {});
+  EXPECT_EQ(o.exit_code, 0) << o.err << o.report.dump(2);
+  EXPECT_EQ(o.report["ok"], true);
+  ASSERT_EQ(o.report["results"].size(), 2u);
+  for (const auto& r : o.report["results"]) {
+    EXPECT_EQ(r["ok"], true) << r.dump();
+    EXPECT_EQ(r["outcome"], "OK");
+    EXPECT_EQ(r["storage"], "pbs1");  // the covering job's storage
+    EXPECT_EQ(r["upid"].get<std::string>().rfind("UPID:", 0), 0u);
+  }
+  // The task log is the progress, on stderr next to the JSON.
+  EXPECT_NE(o.err.find("tunnel1 | INFO: Starting Backup of VM 110 (qemu)"), std::string::npos)
+      << o.err;
+  EXPECT_NE(o.err.find("tunnel2 | TASK OK"), std::string::npos) << o.err;
+  // The new backups are there: the newest is now minutes old, not 32 h.
+  auto v = verify();
+  EXPECT_NE(
+      (*result(v.report, "backup.age", "tunnel1"))["observed"].get<std::string>().rfind("0h ", 0),
+      std::string::npos)
+      << v.report.dump(2);
+}
+
+TEST_F(CheckAgainstSim, BackupRunReportsAFailedBackupWithItsErrorLines) {
+  fast_backups(topology_);
+  start();
+  admin("/_sim/faults", {{"fail_next_vzdump", {{"110", "no space left on device"}}}});
+  auto o = report_of({"backup", "run"}, {"--guest", "tunnel1"});
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  ASSERT_EQ(o.report["results"].size(), 1u);
+  const auto& r = o.report["results"][0];
+  EXPECT_EQ(r["ok"], false);
+  ASSERT_EQ(r["errors"].size(), 1u);
+  EXPECT_EQ(r["errors"][0], "ERROR: Backup of VM 110 failed - no space left on device");
+  // Text output: the verdict and the error line.
+  admin("/_sim/faults", {{"fail_next_vzdump", {{"110", "no space left on device"}}}});
+  auto text = testing::run({PVT_BINARY_DIR "/pvectl-tunnel", "backup", "run", "--config",
+                            (dir_ / "config.toml").string(), "--guest", "tunnel1"});
+  EXPECT_EQ(text.exit_code, 1);
+  EXPECT_NE(text.out.find("tunnel1: FAILED - "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("  ERROR: Backup of VM 110 failed - no space left on device"),
+            std::string::npos)
+      << text.out;
 }
 
 }  // namespace
