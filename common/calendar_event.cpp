@@ -406,18 +406,10 @@ class Parser {
       return false;
     }
     rest.remove_prefix(1);
-    auto months = component_list(rest, 1, 13, Field::month);
-    if (!months || !rest.starts_with('-')) {
-      return false;
-    }
-    rest.remove_prefix(1);
-    auto days = component_list(rest, 1, 32, Field::day);
-    if (!days) {
+    if (!month_day(rest, ev)) {
       return false;
     }
     ev.years = std::move(*years);
-    ev.months = std::move(*months);
-    ev.days = std::move(*days);
     in = rest;
     return true;
   }

@@ -134,6 +134,36 @@ inline int connect_local(int port) {
   return fd;
 }
 
+// Reads to EOF (or error/timeout) without keeping the data: how much came and its SHA-256.
+struct Received {
+  size_t bytes = 0;
+  std::string sha256;
+};
+inline Received receive_digest(int fd) {
+  Sha256 sha;
+  Received r;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+    sha.update(buf, static_cast<size_t>(n));
+    r.bytes += static_cast<size_t>(n);
+  }
+  r.sha256 = sha.hex();
+  return r;
+}
+
+// Asks the backend behind `port` for `n` bytes of the stream `seed` ("DOWN") and checks that
+// exactly those arrived.
+inline bool download_matches(int port, size_t n, uint64_t seed) {
+  const int fd = connect_local(port);
+  if (fd < 0) return false;
+  const std::string cmd = "DOWN " + std::to_string(n) + " " + std::to_string(seed) + "\n";
+  send_all(fd, cmd.data(), cmd.size());
+  const Received r = receive_digest(fd);
+  ::close(fd);
+  return r.bytes == n && r.sha256 == pattern_sha256(seed, n);
+}
+
 // Reads to EOF (or error/timeout); returns what came.
 inline std::string read_all(int fd) {
   std::string out;

@@ -215,17 +215,10 @@ TEST_F(TunnelWorker, DataIntegrityBothWaysWithHundredsOfMebibytes) {
     ASSERT_GE(fd, 0);
     const std::string cmd = "DOWN " + std::to_string(size) + " 7\n";
     send_all(fd, cmd.data(), cmd.size());
-    testing::Sha256 sha;
-    size_t got = 0;
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
-      sha.update(buf, static_cast<size_t>(n));
-      got += static_cast<size_t>(n);
-    }
+    const auto got = testing::receive_digest(fd);
     ::close(fd);
-    EXPECT_EQ(got, size);
-    EXPECT_EQ(sha.hex(), testing::pattern_sha256(7, size));
+    EXPECT_EQ(got.bytes, size);
+    EXPECT_EQ(got.sha256, testing::pattern_sha256(7, size));
   }
   // Both ways at once through one connection (echo): flow control in both directions.
   {
@@ -244,18 +237,11 @@ TEST_F(TunnelWorker, DataIntegrityBothWaysWithHundredsOfMebibytes) {
       }
       ::shutdown(fd, SHUT_WR);  // half-close: the echo keeps flowing back
     });
-    testing::Sha256 sha;
-    size_t got = 0;
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
-      sha.update(buf, static_cast<size_t>(n));
-      got += static_cast<size_t>(n);
-    }
+    const auto got = testing::receive_digest(fd);
     writer.join();
     ::close(fd);
-    EXPECT_EQ(got, echo);
-    EXPECT_EQ(sha.hex(), testing::pattern_sha256(9, echo));
+    EXPECT_EQ(got.bytes, echo);
+    EXPECT_EQ(got.sha256, testing::pattern_sha256(9, echo));
   }
   auto s = status();
   ASSERT_TRUE(s);
@@ -276,41 +262,13 @@ TEST_F(TunnelWorker, TwoHundredConcurrentConnections) {
   std::atomic<int> bulk_good{0};
   for (int b = 0; b < 3; ++b) {
     clients.emplace_back([&, b] {
-      const size_t size = 48u << 20;
-      const int fd = connect_local(remote_port_);
-      if (fd < 0) return;
-      const std::string cmd =
-          "DOWN " + std::to_string(size) + " " + std::to_string(1000 + b) + "\n";
-      send_all(fd, cmd.data(), cmd.size());
-      testing::Sha256 sha;
-      char buf[65536];
-      ssize_t n;
-      size_t got = 0;
-      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
-        sha.update(buf, static_cast<size_t>(n));
-        got += static_cast<size_t>(n);
-      }
-      ::close(fd);
-      if (got == size && sha.hex() == testing::pattern_sha256(1000 + b, size)) ++bulk_good;
+      if (testing::download_matches(remote_port_, 48u << 20, 1000 + b)) ++bulk_good;
     });
   }
   std::this_thread::sleep_for(milliseconds(100));
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&, i] {
-      const int fd = connect_local(remote_port_);
-      if (fd < 0) return;
-      const std::string cmd = "DOWN " + std::to_string(kBytes) + " " + std::to_string(i + 1) + "\n";
-      send_all(fd, cmd.data(), cmd.size());
-      testing::Sha256 sha;
-      char buf[65536];
-      ssize_t n;
-      size_t got = 0;
-      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
-        sha.update(buf, static_cast<size_t>(n));
-        got += static_cast<size_t>(n);
-      }
-      ::close(fd);
-      if (got == kBytes && sha.hex() == testing::pattern_sha256(i + 1, kBytes)) ++good;
+      if (testing::download_matches(remote_port_, kBytes, static_cast<uint64_t>(i) + 1)) ++good;
     });
   }
   for (auto& t : clients) t.join();

@@ -1,6 +1,7 @@
 // Parsing and UTC evaluation of calendar events; the evaluation rows are ported from
 // proxmox-time's own test suite (src/test.rs), which evaluates every event with " UTC" appended.
 #include "common/calendar_event.h"
+#include "tests/unit/schedule/schedule_test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -15,33 +16,7 @@ namespace pvt::schedule {
 namespace {
 
 using std::chrono::sys_seconds;
-
-constexpr std::int64_t kMin = 60;
-constexpr std::int64_t kHour = 3600;
-constexpr std::int64_t kDay = 86400;
-
-sys_seconds at(std::int64_t s) { return sys_seconds{std::chrono::seconds{s}}; }
-
-std::string iso(std::optional<sys_seconds> t) {
-  if (!t) {
-    return "none";
-  }
-  const auto day = std::chrono::floor<std::chrono::days>(*t);
-  const std::chrono::year_month_day ymd{day};
-  const std::chrono::hh_mm_ss hms{*t - day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
-}
-
-CalendarEvent event(const std::string& text) {
-  auto ev = parse_calendar_event(text);
-  EXPECT_TRUE(ev.has_value()) << text << ": " << (ev ? "" : ev.error().message);
-  return ev.value_or(CalendarEvent{});
-}
+using namespace test_support;
 
 FieldValue one(std::uint32_t v) { return FieldValue{v, v, 1}; }
 

@@ -12,33 +12,15 @@
 #include <vector>
 
 #include "common/calendar_event.h"
+#include "tests/unit/schedule/schedule_test_support.h"
 
 namespace pvt::schedule {
 namespace {
 
 using std::chrono::sys_seconds;
+using namespace test_support;
 
-constexpr std::int64_t kMin = 60;
-constexpr std::int64_t kHour = 3600;
-constexpr std::int64_t kDay = 86400;
-
-sys_seconds at(std::int64_t s) { return sys_seconds{std::chrono::seconds{s}}; }
 std::int64_t secs(sys_seconds t) { return t.time_since_epoch().count(); }
-
-std::string iso(std::optional<sys_seconds> t) {
-  if (!t) {
-    return "none";
-  }
-  const auto day = std::chrono::floor<std::chrono::days>(*t);
-  const std::chrono::year_month_day ymd{day};
-  const std::chrono::hh_mm_ss hms{*t - day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
-}
 
 // "2024-06-12T12:00:00Z"
 sys_seconds utc(const char* text) {
@@ -51,12 +33,6 @@ sys_seconds utc(const char* text) {
   EXPECT_EQ(std::sscanf(text, "%d-%u-%uT%d:%d:%dZ", &y, &mo, &d, &h, &mi, &s), 6) << text;
   return sys_seconds{std::chrono::sys_days{std::chrono::year{y} / mo / d}} + std::chrono::hours{h} +
          std::chrono::minutes{mi} + std::chrono::seconds{s};
-}
-
-CalendarEvent event(const std::string& text) {
-  auto ev = parse_calendar_event(text);
-  EXPECT_TRUE(ev.has_value()) << text << ": " << (ev ? "" : ev.error().message);
-  return ev.value_or(CalendarEvent{});
 }
 
 const date::time_zone* zone(const char* name) {
