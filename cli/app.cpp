@@ -130,6 +130,12 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   verify->add_option("--guest", verify_args.guest, "Only verify this [[guest]] (by name)");
+  verify->add_flag(
+      "--restore-test", verify_args.restore_test,
+      "Also restore each guest's newest backup into [backup] restore_test_vmid on "
+      "restore_test_storage without starting it, check the restored config, and destroy the "
+      "scratch guest again (also on failure or SIGINT/SIGTERM). Refused when that VMID is in use. "
+      "The time limit (-t) does not apply to the restores.");
   verify
       ->add_option("-t,--timeout", verify_args.timeout_s,
                    "Give up after S seconds for the whole run; what was not verified by then is "

@@ -1,9 +1,11 @@
 #include "cli/check_command.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -107,11 +109,57 @@ int run_check(const CheckArgs& args) {
       });
 }
 
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_interrupt(int) {
+  if (!g_interrupted.exchange(true)) {
+    static const char msg[] =
+        "pvectl-tunnel: interrupted: stopping the restore and removing the scratch guest\n";
+    [[maybe_unused]] auto n = write(STDERR_FILENO, msg, sizeof msg - 1);
+  }
+}
+
+// SIGINT/SIGTERM become a request to stop that the restore test polls; a second one changes
+// nothing: the scratch guest is removed either way.
+void catch_interrupts() {
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+}  // namespace
+
 int run_backup_verify(const CheckArgs& args) {
+  if (!args.restore_test) {
+    return run_report_command(
+        args, config::Command::backup, "backup verify",
+        [](const config::Config& cfg, pve::Client& client, const check::CollectOptions& options) {
+          return backup::verify(cfg, client, options);
+        });
+  }
   return run_report_command(
-      args, config::Command::backup, "backup verify",
+      args, config::Command::backup, "backup verify --restore-test",
       [](const config::Config& cfg, pve::Client& client, const check::CollectOptions& options) {
-        return backup::verify(cfg, client, options);
+        if (!cfg.backup.restore_test_vmid || !cfg.backup.restore_test_storage) {
+          return report::unknown_report(
+              fmt::format("--restore-test needs restore_test_vmid and restore_test_storage in "
+                          "[backup] of {}",
+                          cfg.path),
+              std::chrono::system_clock::now());
+        }
+        catch_interrupts();
+        SystemClock clock;
+        backup::RestoreTestOptions restore;
+        // Progress on stderr: stdout is the report, whose first line monitoring reads.
+        restore.on_log = [](const std::string& guest, const std::string& line) {
+          fmt::print(stderr, "{} | {}\n", guest, line);
+        };
+        restore.interrupted = [] { return g_interrupted.load(); };
+        return backup::verify_with_restore(cfg, client, clock, options, restore);
       });
 }
 

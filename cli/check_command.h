@@ -15,13 +15,16 @@ struct CheckArgs {
   std::string config_path = config::kDefaultPath;
   OutputFormat format = OutputFormat::text;
   std::optional<std::string> guest;
-  int timeout_s = 10;  // monitoring agents give up after ~10 s
+  int timeout_s = 10;         // monitoring agents give up after ~10 s
+  bool restore_test = false;  // backup verify --restore-test
 };
 
 int run_check(const CheckArgs& args);
 
 // `pvectl-tunnel backup verify`: the backup rules of check plus backup.size and backup.archive
-// (controller/backup/verify.h); same arguments, output and exit codes as check.
+// (controller/backup/verify.h); same arguments, output and exit codes as check. With
+// --restore-test also backup.restore; SIGINT/SIGTERM then stop the restore and remove the scratch
+// guest before the report is printed.
 int run_backup_verify(const CheckArgs& args);
 
 // `pvectl-tunnel backup run`: a vzdump of each guest with its job's settings, followed to the end

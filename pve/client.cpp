@@ -257,6 +257,65 @@ ApiResult<std::optional<Upid>> Client::vzdump(const std::string& node, const Vzd
   return std::optional<Upid>{*upid};
 }
 
+ApiResult<Upid> Client::restore_guest(const std::string& node, GuestKind kind, int64_t vmid,
+                                      const std::string& archive, const std::string& storage,
+                                      bool unique) {
+  // qemu takes the archive as "archive"; lxc as "ostemplate" with restore=1.
+  Request r{"POST",
+            fmt::format("/nodes/{}/{}", seg(node), to_string(kind)),
+            {{"vmid", std::to_string(vmid)}, {"storage", storage}}};
+  if (kind == GuestKind::qemu) {
+    r.params.emplace_back("archive", archive);
+  } else {
+    r.params.emplace_back("ostemplate", archive);
+    r.params.emplace_back("restore", "1");
+  }
+  if (unique) r.params.emplace_back("unique", "1");
+  return upid_from(call(r), r);
+}
+
+ApiResult<Upid> Client::destroy_guest(const std::string& node, GuestKind kind, int64_t vmid) {
+  Request r{"DELETE",
+            guest_path(node, kind, vmid),
+            {{"purge", "1"}, {"destroy-unreferenced-disks", "1"}}};
+  return upid_from(call(r), r);
+}
+
+ApiResult<bool> Client::vmid_free(int64_t vmid) {
+  Request r{"GET", "/cluster/nextid", {{"vmid", std::to_string(vmid)}}};
+  auto data = call(r);
+  if (!data) {
+    // PVE rejects a taken id as a parameter error ("VM 9999 already exists").
+    const ApiError& e = data.error();
+    auto taken = [](const std::string& m) { return m.find("already exists") != std::string::npos; };
+    if (e.kind == ErrorKind::bad_request || e.kind == ErrorKind::server) {
+      if (taken(e.message)) return false;
+      for (const auto& [param, message] : e.param_errors) {
+        if (taken(message)) return false;
+      }
+    }
+    return tl::unexpected(e);
+  }
+  // The id comes back as a string ("9999"), in older releases as a number.
+  if ((data->is_string() && data->get<std::string>() == std::to_string(vmid)) ||
+      (data->is_number_integer() && data->get<int64_t>() == vmid)) {
+    return true;
+  }
+  ApiError e;
+  e.kind = ErrorKind::malformed;
+  e.method = r.method;
+  e.path = r.path;
+  e.message = fmt::format("expected {} back, got {}", vmid, excerpt(data->dump()));
+  return tl::unexpected(e);
+}
+
+ApiResult<void> Client::stop_task(const std::string& node, const std::string& upid) {
+  Request r{"DELETE", fmt::format("/nodes/{}/tasks/{}", seg(node), seg(upid)), {}};
+  auto data = call(r);
+  if (!data) return tl::unexpected(data.error());
+  return {};
+}
+
 ApiResult<TaskStatus> Client::task_status(const std::string& node, const std::string& upid) {
   Request r{"GET", fmt::format("/nodes/{}/tasks/{}/status", seg(node), seg(upid)), {}};
   return then<TaskStatus>(call(r), r, parse_task_status);

@@ -52,10 +52,24 @@ class Client {
   ApiResult<void> update_guest_config(const std::string& node, GuestKind kind, int64_t vmid,
                                       const Params& changes);
   ApiResult<Upid> start_guest(const std::string& node, GuestKind kind, int64_t vmid);
+  // Restore a backup archive into a new guest `vmid` without starting it (qmrestore/vzrestore
+  // task). Never overwrites: PVE refuses when `vmid` exists. `unique` gives the copy new MAC
+  // addresses, so it cannot clash with the original on the network.
+  ApiResult<Upid> restore_guest(const std::string& node, GuestKind kind, int64_t vmid,
+                                const std::string& archive, const std::string& storage,
+                                bool unique = true);
+  // Destroy a stopped guest with its disks, also ones its config no longer references, and
+  // remove it from jobs, replication and HA (qmdestroy/vzdestroy task).
+  ApiResult<Upid> destroy_guest(const std::string& node, GuestKind kind, int64_t vmid);
+  // Whether `vmid` is unused in the whole cluster (GET /cluster/nextid?vmid=N), which PVE
+  // answers from its VM list whatever the token may see.
+  ApiResult<bool> vmid_free(int64_t vmid);
 
   // nullopt when the node answered "OK": none of the guests is on that node, no task started.
   ApiResult<std::optional<Upid>> vzdump(const std::string& node, const VzdumpOptions& options);
   ApiResult<TaskStatus> task_status(const std::string& node, const std::string& upid);
+  // Ask a running task to stop (DELETE /nodes/{node}/tasks/{upid}); it ends shortly after.
+  ApiResult<void> stop_task(const std::string& node, const std::string& upid);
   ApiResult<std::vector<TaskLogLine>> task_log(const std::string& node, const std::string& upid,
                                                int64_t start = 0, int64_t limit = 5000);
   // Newest first, as the API returns them; `limit` bounds the answer, `since` is epoch seconds.

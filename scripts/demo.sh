@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The demo: builds pvectl-tunnel and the Proxmox VE simulator, starts the simulator with the
 # reference topology (examples/topology.toml: tunnel1 = VM 110 on pve1, tunnel2 = LXC 210 on
-# pve2, with one deliberate finding), runs `pvectl-tunnel check` against it as text and JSON,
-# then stops what it started. Exits 0 when the demo ran, whatever the report found.
+# pve2, with one deliberate finding), runs `pvectl-tunnel check` against it as text and JSON and
+# `backup verify --restore-test`, then stops what it started. Exits 0 when the demo ran, whatever the report found.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$PVT_ROOT"
@@ -61,10 +61,13 @@ rc_text=$?
 pvt_log "pvectl-tunnel check --format json (exit code $rc_text above)"
 ./build/pvectl-tunnel check --config "$work/config.toml" --format json
 rc_json=$?
+pvt_log "pvectl-tunnel backup verify --restore-test (restores each newest backup into VMID 9999 and removes it)"
+./build/pvectl-tunnel backup verify --config "$work/config.toml" --restore-test
+rc_backup=$?
 set -e
 echo
-pvt_log "report exit codes: text $rc_text, json $rc_json (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"
-if [ "$rc_text" -eq 3 ] || [ "$rc_json" -eq 3 ]; then
+pvt_log "report exit codes: check text $rc_text, json $rc_json, backup verify $rc_backup (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"
+if [ "$rc_text" -eq 3 ] || [ "$rc_json" -eq 3 ] || [ "$rc_backup" -eq 3 ]; then
   echo "the demo could not produce a report (UNKNOWN): see the output above" >&2
   exit 1
 fi

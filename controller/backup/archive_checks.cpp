@@ -6,7 +6,8 @@
 #include <cctype>
 #include <cstring>
 #include <set>
-#include <sstream>
+
+#include "common/guest_config_text.h"
 
 namespace pvt::backup {
 namespace {
@@ -90,14 +91,7 @@ ArchivedConfig parse_archived_config(const std::string& text) {
   ArchivedConfig c;
   bool container = false;
   bool vm = false;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty() && line.front() == '[') break;  // snapshot sections follow the config
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos || line.front() == '#') continue;
-    const std::string key = line.substr(0, colon);
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+  for (const auto& [key, value] : parse_guest_config_text(text)) {
     container = container || container_key(key, value);
     vm = vm || vm_key(key);
     if (key == "name" || key == "hostname") c.name = value;

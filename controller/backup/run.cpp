@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "controller/backup/task_follow.h"
 #include "controller/check/rules.h"
 
 namespace pvt::backup {
@@ -26,37 +27,6 @@ Result<RunSettings> run_settings(const config::BackupSection& policy, const pve:
   if (job != nullptr && job->mode) s.mode = *job->mode;
   return s;
 }
-
-namespace {
-
-// Follows one task until it stops, passing new log lines on; the task's exit status.
-std::string follow(pve::Client& client, Clock& clock, const RunOptions& options,
-                   const std::string& guest, const std::string& node, const std::string& upid,
-                   std::vector<std::string>& errors) {
-  int64_t seen = 0;
-  auto drain_log = [&] {
-    auto lines = client.task_log(node, upid, seen);
-    if (!lines) return;
-    for (const auto& l : *lines) {
-      if (l.n <= seen) continue;
-      seen = l.n;
-      if (l.t.rfind("ERROR:", 0) == 0) errors.push_back(l.t);
-      if (options.on_log) options.on_log(guest, l.t);
-    }
-  };
-  while (true) {
-    drain_log();
-    auto status = client.task_status(node, upid);
-    if (!status) return "cannot read the task status: " + status.error().describe();
-    if (status->status == "stopped") {
-      drain_log();  // the last lines may have come with the end
-      return status->exitstatus.value_or("unknown");
-    }
-    clock.sleep_for(options.poll);
-  }
-}
-
-}  // namespace
 
 Result<std::vector<GuestRun>> run_backups(const config::Config& cfg, pve::Client& client,
                                           Clock& clock, const RunOptions& options) {
@@ -113,8 +83,14 @@ Result<std::vector<GuestRun>> run_backups(const config::Config& cfg, pve::Client
       run.outcome = fmt::format("node {} started no backup (the guest moved?)", res->node);
     } else {
       run.upid = (*upid)->text;
-      run.outcome = follow(client, clock, options, g.name, res->node, run.upid, run.errors);
-      run.ok = run.outcome == "OK" || run.outcome.rfind("WARNINGS:", 0) == 0;
+      TaskFollowOptions follow;
+      follow.poll = options.poll;
+      if (options.on_log)
+        follow.on_line = [&](const std::string& line) { options.on_log(g.name, line); };
+      const TaskOutcome outcome = follow_task(client, clock, res->node, run.upid, follow);
+      run.outcome = outcome.exitstatus;
+      run.errors = outcome.errors;
+      run.ok = outcome.ok();
     }
     runs.push_back(std::move(run));
   }

@@ -66,11 +66,17 @@ Finding retention_of(const check::Observation& observed, const check::GuestObser
   return retention_finding(here, keep, tz, now_s);
 }
 
-}  // namespace
+// What a restore test of the guest needs from the verification.
+struct Restorable {
+  std::optional<RestoreSubject> subject;
+  std::string why_not;  // when there is no subject
+  report::Status why_not_status = report::Status::unknown;
+};
 
-report::Report verify(const config::Config& cfg, pve::Client& client,
-                      const check::CollectOptions& options,
-                      std::chrono::system_clock::time_point now) {
+report::Report verify_guests(const config::Config& cfg, pve::Client& client,
+                             const check::CollectOptions& options,
+                             std::chrono::system_clock::time_point now,
+                             std::vector<Restorable>& restorable) {
   const check::Observation observed = check::collect(cfg, client, options, now);
   const report::Report full = check::evaluate(cfg, observed);
   report::Report r;
@@ -91,10 +97,12 @@ report::Report verify(const config::Config& cfg, pve::Client& client,
   for (size_t i = 0; i < cfg.guests.size(); ++i) {
     const config::Guest& g = cfg.guests[i];
     const check::GuestObservation& go = observed.guests[i];
+    Restorable& restore = restorable.emplace_back();
     if (!go.resource) {
       for (const char* rule : {"backup.size", "backup.archive", "backup.retention"}) {
         add_unknown(r, rule, g.name, "guest not found");
       }
+      restore.why_not = "guest not found";
       continue;
     }
     std::vector<pve::BackupVolume> volumes;
@@ -116,6 +124,7 @@ report::Report verify(const config::Config& cfg, pve::Client& client,
       for (const char* rule : {"backup.size", "backup.archive", "backup.retention"}) {
         add_unknown(r, rule, g.name, why);
       }
+      restore.why_not = why;
       continue;
     }
     add(r, "backup.size", g.name,
@@ -131,6 +140,41 @@ report::Report verify(const config::Config& cfg, pve::Client& client,
                         name));
     add(r, "backup.retention", g.name,
         retention_of(observed, go, g, volumes, storage_prune, now_s));
+    if (text) {
+      restore.subject = RestoreSubject{g.name, g.type, go.resource->node, volumes[0].volid, *text};
+    } else {
+      restore.why_not = "the archive's config cannot be read (see backup.archive)";
+      restore.why_not_status = report::Status::critical;
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+report::Report verify(const config::Config& cfg, pve::Client& client,
+                      const check::CollectOptions& options,
+                      std::chrono::system_clock::time_point now) {
+  std::vector<Restorable> unused;
+  return verify_guests(cfg, client, options, now, unused);
+}
+
+report::Report verify_with_restore(const config::Config& cfg, pve::Client& client, Clock& clock,
+                                   const check::CollectOptions& options,
+                                   const RestoreTestOptions& restore_options) {
+  std::vector<Restorable> restorable;
+  report::Report r = verify_guests(cfg, client, options, clock.now(), restorable);
+  for (size_t i = 0; i < cfg.guests.size() && i < restorable.size(); ++i) {
+    const Restorable& x = restorable[i];
+    Finding f;
+    if (restore_options.interrupted && restore_options.interrupted()) {
+      f = restore_not_run(report::Status::unknown, "interrupted before this guest's test");
+    } else if (!x.subject) {
+      f = restore_not_run(x.why_not_status, x.why_not);
+    } else {
+      f = restore_test(client, clock, cfg.backup, *x.subject, restore_options);
+    }
+    add(r, "backup.restore", cfg.guests[i].name, f);
   }
   return r;
 }

@@ -5,7 +5,9 @@
 
 #include <chrono>
 
+#include "common/clock.h"
 #include "common/config.h"
+#include "controller/backup/restore_test.h"
 #include "controller/check/collect.h"
 #include "controller/report.h"
 #include "pve/client.h"
@@ -15,5 +17,12 @@ namespace pvt::backup {
 report::Report verify(const config::Config& cfg, pve::Client& client,
                       const check::CollectOptions& options,
                       std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+
+// verify() plus backup.restore for every guest (`--restore-test`): its newest backup restored
+// into the scratch VMID, checked and removed again (restore_test.h), one guest after the other.
+// A guest without a readable backup gets backup.restore UNKNOWN/CRITICAL without a restore.
+report::Report verify_with_restore(const config::Config& cfg, pve::Client& client, Clock& clock,
+                                   const check::CollectOptions& options,
+                                   const RestoreTestOptions& restore_options);
 
 }  // namespace pvt::backup

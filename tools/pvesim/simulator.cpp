@@ -8,6 +8,7 @@
 
 #include "common/calendar_event.h"
 #include "common/text.h"
+#include "tools/pvesim/restored_config.h"
 
 namespace pvt::sim {
 namespace {
@@ -118,10 +119,15 @@ void Simulator::advance(int64_t) {
     task.finished = true;
     task.endtime = now_();
     auto effect = on_finish_.find(task.upid);
-    if (effect != on_finish_.end()) {
+    // A stopped restore leaves what it wrote so far (its effect knows); other stopped tasks
+    // have no effect.
+    const bool restore = task.type == "qmrestore" || task.type == "vzrestore";
+    if (!restore && stopped_.erase(task.upid) > 0) {
+      task.exitstatus = "interrupted by signal";
+    } else if (effect != on_finish_.end()) {
       effect->second(task);
-      on_finish_.erase(effect);
     }
+    if (effect != on_finish_.end()) on_finish_.erase(effect);
     if (task.exitstatus.empty()) task.exitstatus = "OK";
     task.log.push_back(task.exitstatus == "OK" ? "TASK OK"
                        : task.exitstatus.rfind("WARNINGS", 0) == 0
@@ -328,6 +334,21 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
     }
     return ok_data(list);
   }
+  if (m == "GET" && p == "/cluster/nextid") {
+    // Answers from the whole VM list, whatever the token may see.
+    const std::string wanted = param(r, "vmid");
+    if (!wanted.empty()) {
+      auto v = to_int(wanted);
+      if (!v || *v < 100)
+        return bad_param("vmid", "invalid format - value does not look like a valid VM ID");
+      if (find_guest(*v) != nullptr)
+        return bad_param("vmid", fmt::format("VM {} already exists", *v));
+      return ok_data(wanted);
+    }
+    int64_t id = 100;
+    while (find_guest(id) != nullptr) ++id;
+    return ok_data(std::to_string(id));
+  }
   if (m == "GET" && p == "/cluster/backup") {
     if (!tok.has("/", "Sys.Audit")) return forbidden("/", "Sys.Audit");
     Json list = Json::array();
@@ -397,6 +418,23 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
     }
     return ok_data({{"timezone", n->timezone}, {"time", now}, {"localtime", localtime}});
   }
+  if (m == "POST" && (rest == "/qemu" || rest == "/lxc"))
+    return restore_guest(r, tok, node, rest.substr(1));
+  static const std::regex guest_root_re(R"(^/(qemu|lxc)/(\d+)$)");
+  static const std::regex task_root_re(R"(^/tasks/([^/]+)$)");
+  std::smatch dm;
+  if (m == "DELETE" && std::regex_match(rest, dm, guest_root_re)) {
+    Guest* g = find_guest(std::stoll(dm[2]));
+    if (g == nullptr || g->type != dm[1] || g->node != node) {
+      const std::string vp = vm_path(std::stoll(dm[2]));
+      if (!tok.has(vp, "VM.Audit") && !tok.has(vp, "VM.Allocate"))
+        return forbidden(vp, "VM.Allocate");
+      return error(500, fmt::format("Configuration file 'nodes/{}/{}/{}.conf' does not exist", node,
+                                    dm[1] == "qemu" ? "qemu-server" : "lxc", std::string(dm[2])));
+    }
+    return destroy_guest(r, tok, *g);
+  }
+  if (m == "DELETE" && std::regex_match(rest, dm, task_root_re)) return stop_task(tok, node, dm[1]);
   std::smatch gm;
   if (std::regex_match(rest, gm, guest_re)) {
     const std::string type = gm[1];
@@ -706,6 +744,189 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
   return error(501, fmt::format("Method '{} {}' not implemented", m, p));
 }
 
+SimResponse Simulator::restore_guest(const SimRequest& r, const Token& tok, const std::string& node,
+                                     const std::string& type) {
+  // qemu names the archive "archive", lxc "ostemplate" with restore=1.
+  const std::string archive = type == "qemu" ? param(r, "archive") : param(r, "ostemplate");
+  if (archive.empty() || (type == "lxc" && param(r, "restore") != "1")) {
+    return error(501,
+                 "pvesim: only restores are simulated (archive=, or ostemplate= with "
+                 "restore=1)");
+  }
+  const auto vmid = to_int(param(r, "vmid"));
+  if (!vmid || *vmid < 100) {
+    return bad_param("vmid", "invalid format - value does not look like a valid VM ID");
+  }
+  const std::string vp = vm_path(*vmid);
+  if (!tok.has(vp, "VM.Allocate")) return forbidden(vp, "VM.Allocate");
+  const BackupVolume* backup = nullptr;
+  for (const auto& b : t_.backups) {
+    if (b.volid == archive) backup = &b;
+  }
+  if (backup == nullptr) return error(500, fmt::format("volume '{}' does not exist", archive));
+  const std::string bsp = "/storage/" + backup->storage;
+  if (!tok.has(bsp, "Datastore.Allocate") &&
+      !(tok.has(bsp, "Datastore.AllocateSpace") && tok.has(vm_path(backup->vmid), "VM.Backup"))) {
+    return forbidden(bsp, "Datastore.AllocateSpace");
+  }
+  if (backup->subtype != type) {
+    return error(500, fmt::format("unable to restore {} {} - archive '{}' is a {} backup",
+                                  type == "qemu" ? "VM" : "CT", *vmid, archive, backup->subtype));
+  }
+  const std::string storage = param(r, "storage", "local");
+  const Storage* target = nullptr;
+  for (const auto& st : t_.storages) {
+    if (st.id == storage && st.on_node(node)) target = &st;
+  }
+  if (target == nullptr) return error(500, fmt::format("storage '{}' does not exist", storage));
+  if (!tok.has("/storage/" + storage, "Datastore.AllocateSpace"))
+    return forbidden("/storage/" + storage, "Datastore.AllocateSpace");
+  const char* content = type == "qemu" ? "images" : "rootdir";
+  if (!target->has_content(content)) {
+    return error(500, fmt::format("storage '{}' does not support {}", storage,
+                                  type == "qemu" ? "vm images" : "container directories"));
+  }
+  if (const Guest* taken = find_guest(*vmid)) {
+    return error(500, fmt::format("unable to restore {} {} - VM {} already exists on node '{}'",
+                                  type == "qemu" ? "VM" : "CT", *vmid, *vmid, taken->node));
+  }
+  // As PVE: the guest exists, locked, from the moment the restore starts.
+  // Volume names as the storage types make them: containers get subvolumes on ZFS and
+  // directories, everything else "vm-ID-disk-N".
+  const bool subvol = type == "lxc" && (target->type == "zfspool" || target->type == "dir");
+  RestoredConfig restored =
+      restored_config(backup->guest_config, type, *vmid, storage, subvol ? "subvol" : "vm",
+                      param(r, "unique") == "1", rng_);
+  Guest g;
+  g.vmid = *vmid;
+  g.type = type;
+  g.node = node;
+  g.name = restored.config.value(type == "qemu" ? "name" : "hostname", "");
+  g.lock = "create";
+  g.config = {{"lock", "create"}};
+  t_.guests.push_back(g);
+
+  const std::string upid = new_task(node, type == "qemu" ? "qmrestore" : "vzrestore",
+                                    std::to_string(*vmid), tok.id, t_.timing.restore_duration_ms);
+  std::string failure;
+  if (auto f = t_.faults.fail_next_restore.find(*vmid); f != t_.faults.fail_next_restore.end()) {
+    failure = f->second;
+    t_.faults.fail_next_restore.erase(f);
+  }
+  const BackupVolume source = *backup;
+  on_finish_[upid] = [this, source, storage, type, restored, failure, vmid = *vmid,
+                      upid](Task& task) {
+    Guest* gg = find_guest(vmid);
+    const bool stopped = stopped_.erase(upid) > 0;
+    const bool fails = stopped || !failure.empty();
+    // What qmrestore (from PBS) and vzrestore write, cut short where a failure strikes.
+    if (type == "qemu") {
+      task.log.push_back(
+          fmt::format("restore proxmox backup image: /usr/bin/pbs-restore "
+                      "--repository pvt@pbs@pbs.example.lan:store1 {}",
+                      source.volid));
+      for (int d = 0; d < restored.disks; ++d)
+        task.log.push_back(fmt::format("new volume ID is '{}'", restored.volumes[d]));
+      task.log.push_back("progress 50% (read 4294967296 bytes, duration 1 sec)");
+      if (!fails) {
+        task.log.push_back("progress 100% (read 8589934592 bytes, duration 2 sec)");
+        task.log.push_back(
+            "restore image complete (bytes=8589934592, duration=2.00s, speed=4096.00MB/s)");
+        task.log.push_back("rescan volumes...");
+      } else {
+        task.log.push_back(
+            fmt::format("error before or during data restore, some or all disks "
+                        "were not completely restored. VM {} state is NOT "
+                        "cleaned up.",
+                        vmid));
+      }
+    } else {
+      task.log.push_back(fmt::format("recovering backed-up configuration from '{}'", source.volid));
+      for (int d = 0; d < restored.disks; ++d) {
+        const auto& v = restored.volumes[d];
+        task.log.push_back(
+            fmt::format("  Logical volume \"{}\" created.", v.substr(v.find(':') + 1)));
+      }
+      task.log.push_back("Creating filesystem with 1048576 4k blocks and 262144 inodes");
+      task.log.push_back(fmt::format("restoring '{}' now..", source.volid));
+      if (!fails) {
+        task.log.push_back("merging backed-up and given configuration..");
+        task.log.push_back("Detected container architecture: amd64");
+      } else {
+        task.log.push_back("error: unpacking the archive stopped midway");
+      }
+    }
+    if (fails) {
+      // Midway: some disks written, the config as far as it got; the lock is gone.
+      task.exitstatus = fmt::format("unable to restore {} {} - {}", type == "qemu" ? "VM" : "CT",
+                                    vmid, stopped ? "interrupted by signal" : failure);
+    }
+    if (gg) {
+      gg->lock.reset();
+      gg->config = restored.config;
+    }
+  };
+  return ok_data(upid);
+}
+
+SimResponse Simulator::destroy_guest(const SimRequest& r, const Token& tok, Guest& g) {
+  const std::string vp = vm_path(g.vmid);
+  if (!tok.has(vp, "VM.Allocate")) return forbidden(vp, "VM.Allocate");
+  const char* what = g.type == "qemu" ? "VM" : "CT";
+  if (g.lock) return error(500, fmt::format("{} is locked ({})", what, *g.lock));
+  if (g.status == "running") {
+    return error(500, fmt::format("{} {} is running - destroy failed", what, g.vmid));
+  }
+  if (g.config.value("protection", 0) == 1) {
+    return error(500, fmt::format("can't remove {} {} - protection mode enabled", what, g.vmid));
+  }
+  const int64_t vmid = g.vmid;
+  const std::string upid = new_task(g.node, g.type == "qemu" ? "qmdestroy" : "vzdestroy",
+                                    std::to_string(vmid), tok.id, t_.timing.destroy_duration_ms);
+  std::string failure;
+  if (auto f = t_.faults.fail_next_destroy.find(vmid); f != t_.faults.fail_next_destroy.end()) {
+    failure = f->second;
+    t_.faults.fail_next_destroy.erase(f);
+  }
+  const bool purge = param(r, "purge") == "1";
+  on_finish_[upid] = [this, vmid, failure, purge](Task& task) {
+    if (!failure.empty()) {
+      task.exitstatus = failure;
+      return;
+    }
+    for (auto it = t_.guests.begin(); it != t_.guests.end(); ++it) {
+      if (it->vmid != vmid) continue;
+      for (const auto& [k, v] : it->config.items()) {
+        if (v.is_string() &&
+            v.get<std::string>().find("-" + std::to_string(vmid) + "-disk-") != std::string::npos) {
+          const std::string volume = v.get<std::string>().substr(0, v.get<std::string>().find(','));
+          task.log.push_back(fmt::format("  Logical volume \"{}\" successfully removed.",
+                                         volume.substr(volume.find(':') + 1)));
+        }
+      }
+      t_.guests.erase(it);
+      break;
+    }
+    if (purge) task.log.push_back(fmt::format("purging VM {} from related configurations..", vmid));
+  };
+  return ok_data(upid);
+}
+
+SimResponse Simulator::stop_task(const Token& tok, const std::string& node,
+                                 const std::string& upid) {
+  for (auto& task : t_.tasks) {
+    if (task.upid != upid || task.node != node) continue;
+    if (task.user != tok.id && !tok.has("/nodes/" + node, "Sys.Modify"))
+      return forbidden("/nodes/" + node, "Sys.Modify");
+    if (!task.finished) {
+      stopped_.insert(upid);
+      finish_at_ms_[upid] = wall_now_ms();  // ends with the next request
+    }
+    return ok_data(nullptr);
+  }
+  return error(500, "unable to parse worker upid '" + upid + "'");
+}
+
 SimResponse Simulator::admin(const std::string& method, const std::string& path,
                              const std::string& body) {
   std::lock_guard lock(mu_);
@@ -736,9 +957,11 @@ SimResponse Simulator::admin(const std::string& method, const std::string& path,
       for (const auto& [k, v] : j["fail_next_vzdump"].items())
         f.fail_next_vzdump[std::stoll(k)] = v.get<std::string>();
     }
-    if (j.contains("fail_next_start")) {
-      for (const auto& [k, v] : j["fail_next_start"].items())
-        f.fail_next_start[std::stoll(k)] = v.get<std::string>();
+    for (auto [key, target] : {std::pair{"fail_next_start", &f.fail_next_start},
+                               std::pair{"fail_next_restore", &f.fail_next_restore},
+                               std::pair{"fail_next_destroy", &f.fail_next_destroy}}) {
+      if (!j.contains(key)) continue;
+      for (const auto& [k, v] : j[key].items()) (*target)[std::stoll(k)] = v.get<std::string>();
     }
     return SimResponse{200, "OK", R"({"ok":true})", 0};
   }

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 
 #include "tools/pvesim/topology.h"
@@ -45,6 +46,11 @@ class Simulator {
   const Node* find_node(const std::string& name) const;
   bool node_offline(const std::string& node) const;
   bool quorate() const;
+  // POST /nodes/{node}/{qemu|lxc} with an archive, DELETE of a guest, DELETE of a task.
+  SimResponse restore_guest(const SimRequest& r, const Token& tok, const std::string& node,
+                            const std::string& type);
+  SimResponse destroy_guest(const SimRequest& r, const Token& tok, Guest& g);
+  SimResponse stop_task(const Token& tok, const std::string& node, const std::string& upid);
   std::string new_task(const std::string& node, const std::string& type, const std::string& id,
                        const std::string& user, int duration_ms);
 
@@ -57,6 +63,7 @@ class Simulator {
   std::map<std::string, std::function<void(Task&)>> on_finish_;
   // Tasks finish at endtime in milliseconds for sub-second delays.
   std::map<std::string, int64_t> finish_at_ms_;
+  std::set<std::string> stopped_;  // UPIDs stopped through the API before they finished
 };
 
 }  // namespace pvt::sim

@@ -384,7 +384,10 @@ Result<Topology> parse_topology(const std::string& text, const std::string& path
     SIM_TRY(start, r.num("start_delay_ms", t.timing.start_delay_ms));
     SIM_TRY(vzdump, r.num("vzdump_duration_ms", t.timing.vzdump_duration_ms));
     SIM_TRY(auth, r.num("auth_failure_delay_ms", t.timing.auth_failure_delay_ms));
-    t.timing = Timing{static_cast<int>(start), static_cast<int>(vzdump), static_cast<int>(auth)};
+    SIM_TRY(restore, r.num("restore_duration_ms", t.timing.restore_duration_ms));
+    SIM_TRY(destroy, r.num("destroy_duration_ms", t.timing.destroy_duration_ms));
+    t.timing = Timing{static_cast<int>(start), static_cast<int>(vzdump), static_cast<int>(auth),
+                      static_cast<int>(restore), static_cast<int>(destroy)};
   }
   if (auto f = root["faults"].as_table()) {
     Reader r(path, *f, "faults");

@@ -96,12 +96,18 @@ struct Faults {
   std::vector<std::string> garbage_paths;           // path prefixes answered with broken JSON
   std::map<int64_t, std::string> fail_next_vzdump;  // vmid -> error message
   std::map<int64_t, std::string> fail_next_start;
+  // vmid of the new guest -> message: the restore stops midway and leaves the half-restored
+  // guest behind (as a restore whose own clean-up failed, or one killed midway, does).
+  std::map<int64_t, std::string> fail_next_restore;
+  std::map<int64_t, std::string> fail_next_destroy;  // the guest stays
 };
 
 struct Timing {
   int start_delay_ms = 1000;
   int vzdump_duration_ms = 2000;
   int auth_failure_delay_ms = 3000;  // real PVE delays rejected authentication
+  int restore_duration_ms = 2000;
+  int destroy_duration_ms = 500;
 };
 
 struct Topology {

@@ -81,6 +81,22 @@ class CheckAgainstSim : public ::testing::Test {
     ASSERT_EQ(res->status, 200) << res->body;
   }
 
+  // GET the simulator's admin state ({"guests": [...], "tasks": N, "backups": N}).
+  Json state() {
+    httplib::Client c(url_);
+    c.enable_server_certificate_verification(false);
+    auto res = c.Get("/_sim/state");
+    EXPECT_TRUE(res && res->status == 200) << "admin API unreachable";
+    return res ? Json::parse(res->body, nullptr, false) : Json();
+  }
+  const Json* sim_guest(int64_t vmid) {
+    state_ = state();
+    for (const auto& g : state_["guests"]) {
+      if (g["vmid"] == vmid) return &g;
+    }
+    return nullptr;
+  }
+
   struct Outcome {
     int exit_code;
     Json report;
@@ -123,6 +139,7 @@ class CheckAgainstSim : public ::testing::Test {
   std::string topology_;
   std::string url_, fingerprint_;
   std::unique_ptr<testing::Background> sim_;
+  Json state_;
 };
 
 }  // namespace pvt::sim_fixture

@@ -310,5 +310,72 @@ TEST_F(ClientTest, TaskListNeverFiltersByVmid) {
   for (const auto& [k, v] : t.seen.back().params) EXPECT_NE(k, "vmid");
 }
 
+TEST_F(ClientTest, RestoreAsksForANewGuestWithNewMacs) {
+  t.ok(R"("UPID:pve1:00001234:00005678:6A4AB624:qmrestore:9999:pvectl@pve!tunnel:")");
+  auto r = c.restore_guest("pve1", GuestKind::qemu, 9999, "pbs1:backup/vm/110/2026-11-22T01:00:03Z",
+                           "local-lvm");
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->type, "qmrestore");
+  EXPECT_EQ(t.seen.back().method, "POST");
+  EXPECT_EQ(t.seen.back().path, "/nodes/pve1/qemu");
+  EXPECT_EQ(t.seen.back().params, (Params{{"vmid", "9999"},
+                                          {"storage", "local-lvm"},
+                                          {"archive", "pbs1:backup/vm/110/2026-11-22T01:00:03Z"},
+                                          {"unique", "1"}}));
+  // Containers take the archive as an OS template with restore=1; never `start` or `force`.
+  t.ok(R"("UPID:pve2:00001234:00005678:6A4AB624:vzrestore:9999:pvectl@pve!tunnel:")");
+  ASSERT_TRUE(c.restore_guest("pve2", GuestKind::lxc, 9999, "pbs1:backup/ct/210/x", "local-lvm"));
+  EXPECT_EQ(t.seen.back().path, "/nodes/pve2/lxc");
+  EXPECT_EQ(t.seen.back().params, (Params{{"vmid", "9999"},
+                                          {"storage", "local-lvm"},
+                                          {"ostemplate", "pbs1:backup/ct/210/x"},
+                                          {"restore", "1"},
+                                          {"unique", "1"}}));
+  t.status(500, "unable to restore VM 9999 - VM 9999 already exists on node 'pve2'");
+  auto taken = c.restore_guest("pve1", GuestKind::qemu, 9999, "v", "s");
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(t.seen.size(), 3u);  // a POST is never retried
+}
+
+TEST_F(ClientTest, DestroyTakesEveryDiskWithIt) {
+  t.ok(R"("UPID:pve1:0005872F:0078E39C:6A4BB5CE:qmdestroy:9999:root@pam!sdk:")");
+  auto r = c.destroy_guest("pve1", GuestKind::qemu, 9999);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->type, "qmdestroy");
+  EXPECT_EQ(t.seen.back().method, "DELETE");
+  EXPECT_EQ(t.seen.back().path, "/nodes/pve1/qemu/9999");
+  EXPECT_EQ(t.seen.back().params, (Params{{"purge", "1"}, {"destroy-unreferenced-disks", "1"}}));
+}
+
+TEST_F(ClientTest, VmidFreeAsksTheClusterWideList) {
+  t.ok(R"("9999")");
+  auto r = c.vmid_free(9999);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(t.seen.back().path, "/cluster/nextid");
+  EXPECT_EQ(t.seen.back().params, (Params{{"vmid", "9999"}}));
+  t.ok("9999");  // older releases answer a number
+  EXPECT_EQ(c.vmid_free(9999), true);
+  t.status(400, "Parameter verification failed.",
+           R"({"data":null,"errors":{"vmid":"VM 9999 already exists\n"}})");
+  EXPECT_EQ(c.vmid_free(9999), false);
+  for (int i = 0; i < 3; ++i) t.status(500, "VM 9999 already exists");  // a GET is retried
+  EXPECT_EQ(c.vmid_free(9999), false);
+  t.ok(R"("100")");
+  auto odd = c.vmid_free(9999);
+  ASSERT_FALSE(odd);
+  EXPECT_EQ(odd.error().kind, ErrorKind::malformed);
+  t.status(403, "Permission check failed (/, Sys.Audit)");
+  ASSERT_FALSE(c.vmid_free(9999));
+}
+
+TEST_F(ClientTest, StopTaskDeletesIt) {
+  t.ok("null");
+  ASSERT_TRUE(c.stop_task("pve1", "UPID:pve1:0:0:0:qmrestore:9999:root@pam:"));
+  EXPECT_EQ(t.seen.back().method, "DELETE");
+  EXPECT_EQ(t.seen.back().path,
+            "/nodes/pve1/tasks/UPID%3Apve1%3A0%3A0%3A0%3Aqmrestore%3A9999%3Aroot%40pam%3A");
+}
+
 }  // namespace
 }  // namespace pvt::pve

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -197,6 +198,136 @@ TEST(Simulator, NodeTimeGivesTheZoneAndTheLocalWallClock) {
   EXPECT_EQ(t["timezone"], "Europe/Vienna");
   const int64_t offset = t["localtime"].get<int64_t>() - t["time"].get<int64_t>();
   EXPECT_TRUE(offset == 3600 || offset == 7200) << offset;  // CET or CEST
+}
+
+}  // namespace
+}  // namespace pvt::sim
+
+namespace pvt::sim {
+namespace {
+
+Simulator restorer() {
+  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", 1795000000);
+  EXPECT_TRUE(t) << t.error().message;
+  t->timing.restore_duration_ms = 0;
+  t->timing.destroy_duration_ms = 0;
+  return Simulator(std::move(*t));
+}
+
+std::string newest_backup(Simulator& sim, const std::string& node, int64_t vmid) {
+  auto list = get_data(sim, "GET", "/nodes/" + node + "/storage/pbs1/content",
+                       {{"content", "backup"}, {"vmid", std::to_string(vmid)}});
+  std::string volid;
+  int64_t ctime = 0;
+  for (const auto& b : list) {
+    if (b["ctime"].get<int64_t>() > ctime) {
+      ctime = b["ctime"];
+      volid = b["volid"];
+    }
+  }
+  return volid;
+}
+
+TEST(Simulator, RestoreMakesANewStoppedGuestFromTheArchive) {
+  auto sim = restorer();
+  const std::string volid = newest_backup(sim, "pve1", 110);
+  EXPECT_EQ(get_data(sim, "GET", "/cluster/nextid", {{"vmid", "9999"}}), "9999");
+  auto upid =
+      get_data(sim, "POST", "/nodes/pve1/qemu",
+               {{"vmid", "9999"}, {"archive", volid}, {"storage", "local-lvm"}, {"unique", "1"}});
+  ASSERT_TRUE(upid.is_string());
+  EXPECT_NE(upid.get<std::string>().find(":qmrestore:9999:"), std::string::npos);
+  // The VMID is taken from the start of the restore.
+  get_data(sim, "GET", "/cluster/nextid", {{"vmid", "9999"}}, 400);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto status = get_data(sim, "GET", "/nodes/pve1/tasks/" + upid.get<std::string>() + "/status");
+  EXPECT_EQ(status["exitstatus"], "OK");
+  auto config = get_data(sim, "GET", "/nodes/pve1/qemu/9999/config");
+  EXPECT_EQ(config["name"], "tunnel1");
+  EXPECT_EQ(config["scsi0"], "local-lvm:vm-9999-disk-0,iothread=1,size=8G");
+  EXPECT_NE(config["net0"], "virtio=BC:24:11:00:01:10,bridge=vmbr0");  // unique: a new MAC
+  EXPECT_EQ(config["net0"].get<std::string>().substr(0, 7), "virtio=");
+  EXPECT_FALSE(config.contains("lock"));
+  EXPECT_EQ(get_data(sim, "GET", "/nodes/pve1/qemu/9999/status/current")["status"], "stopped");
+}
+
+TEST(Simulator, RestoreNeverOverwritesAndChecksItsInputs) {
+  auto sim = restorer();
+  const std::string volid = newest_backup(sim, "pve1", 110);
+  auto restore = [&](std::map<std::string, std::string> p) {
+    return sim.handle(SimRequest{"POST", "/nodes/pve1/qemu", std::move(p), kAuth});
+  };
+  auto r = restore({{"vmid", "110"}, {"archive", volid}, {"storage", "local-lvm"}});
+  EXPECT_EQ(r.status, 403);  // the token may not allocate 110
+  r = restore({{"vmid", "9999"}, {"archive", volid}, {"storage", "local"}});
+  EXPECT_EQ(r.reason, "storage 'local' does not support vm images");
+  r = restore({{"vmid", "9999"}, {"archive", "pbs1:backup/vm/110/nope"}, {"storage", "local-lvm"}});
+  EXPECT_EQ(r.reason, "volume 'pbs1:backup/vm/110/nope' does not exist");
+  get_data(sim, "POST", "/nodes/pve1/qemu",
+           {{"vmid", "9999"}, {"archive", volid}, {"storage", "local-lvm"}});
+  r = restore({{"vmid", "9999"}, {"archive", volid}, {"storage", "local-lvm"}});
+  EXPECT_EQ(r.reason, "unable to restore VM 9999 - VM 9999 already exists on node 'pve1'");
+}
+
+TEST(Simulator, DestroyRemovesTheGuestUnlessItRunsOrIsLocked) {
+  auto sim = restorer();
+  get_data(sim, "POST", "/nodes/pve2/lxc",
+           {{"vmid", "9999"},
+            {"ostemplate", newest_backup(sim, "pve2", 210)},
+            {"restore", "1"},
+            {"storage", "local-lvm"}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(sim.admin("POST", "/_sim/guest/9999", R"({"status":"running"})").status, 200);
+  auto r = sim.handle(SimRequest{"DELETE", "/nodes/pve2/lxc/9999", {{"purge", "1"}}, kAuth});
+  EXPECT_EQ(r.reason, "CT 9999 is running - destroy failed");
+  ASSERT_EQ(sim.admin("POST", "/_sim/guest/9999", R"({"status":"stopped","lock":"backup"})").status,
+            200);
+  r = sim.handle(SimRequest{"DELETE", "/nodes/pve2/lxc/9999", {{"purge", "1"}}, kAuth});
+  EXPECT_EQ(r.reason, "CT is locked (backup)");
+  ASSERT_EQ(sim.admin("POST", "/_sim/guest/9999", R"({"lock":null})").status, 200);
+  auto upid = get_data(sim, "DELETE", "/nodes/pve2/lxc/9999",
+                       {{"purge", "1"}, {"destroy-unreferenced-disks", "1"}});
+  EXPECT_NE(upid.get<std::string>().find(":vzdestroy:9999:"), std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  get_data(sim, "GET", "/nodes/pve2/lxc/9999/config", {}, 500);
+  EXPECT_EQ(get_data(sim, "GET", "/cluster/nextid", {{"vmid", "9999"}}), "9999");
+}
+
+TEST(Simulator, AStoppedRestoreLeavesWhatItWrote) {
+  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", 1795000000);
+  ASSERT_TRUE(t);
+  t->timing.restore_duration_ms = 600000;
+  Simulator sim(std::move(*t));
+  auto upid = get_data(sim, "POST", "/nodes/pve1/qemu",
+                       {{"vmid", "9999"},
+                        {"archive", newest_backup(sim, "pve1", 110)},
+                        {"storage", "local-lvm"}})
+                  .get<std::string>();
+  EXPECT_EQ(get_data(sim, "GET", "/nodes/pve1/qemu/9999/status/current")["lock"], "create");
+  get_data(sim, "DELETE", "/nodes/pve1/tasks/" + upid);
+  auto status = get_data(sim, "GET", "/nodes/pve1/tasks/" + upid + "/status");
+  EXPECT_EQ(status["status"], "stopped");
+  EXPECT_EQ(status["exitstatus"], "unable to restore VM 9999 - interrupted by signal");
+  auto config = get_data(sim, "GET", "/nodes/pve1/qemu/9999/config");
+  EXPECT_FALSE(config.contains("lock"));
+}
+
+TEST(Simulator, DestroyAndRestoreAnswerLikeTheRecordedApi) {
+  // The recorded DELETE answers a task id of the same form.
+  auto real = fixture_data("TestConsoleMint-013-DELETE-nodes_pve_qemu_9102.json");
+  ASSERT_TRUE(real.is_string());
+  EXPECT_NE(real.get<std::string>().find(":qmdestroy:9102:"), std::string::npos);
+  auto sim = restorer();
+  get_data(
+      sim, "POST", "/nodes/pve1/qemu",
+      {{"vmid", "9999"}, {"archive", newest_backup(sim, "pve1", 110)}, {"storage", "local-lvm"}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto ours = get_data(sim, "DELETE", "/nodes/pve1/qemu/9999", {{"purge", "1"}});
+  ASSERT_TRUE(ours.is_string());
+  EXPECT_TRUE(std::regex_match(ours.get<std::string>(),
+                               std::regex("UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:"
+                                          "qmdestroy:9999:[^:]+:")))
+      << ours;
 }
 
 }  // namespace
