@@ -2,6 +2,7 @@
 
 #include "common/calendar_event.h"
 
+#include <date/tz.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -97,7 +98,47 @@ const pve::BackupJob* covering_job(const std::vector<pve::BackupJob>& jobs, int6
   return nullptr;
 }
 
+// A schedule runs in the node's local time; without it, UTC (and the label says why).
+struct NodeZone {
+  const date::time_zone* tz = nullptr;
+  std::string label = "UTC";
+};
+NodeZone zone_of(const Read<pve::NodeTime>* node_time) {
+  NodeZone z;
+  if (node_time != nullptr && *node_time) {
+    if (auto found = schedule::find_time_zone((*node_time)->timezone)) {
+      z.tz = *found;
+      z.label = (*node_time)->timezone;
+    } else {
+      z.label = fmt::format("UTC, the node's zone \"{}\" is unknown here", (*node_time)->timezone);
+    }
+  } else if (node_time != nullptr) {
+    z.label = "UTC, the node's time zone could not be read";
+  }
+  return z;
+}
+
+std::string local_time(std::chrono::sys_seconds t, const date::time_zone* tz) {
+  if (tz == nullptr) return date::format("%a %Y-%m-%d %H:%M UTC", t);
+  return date::format("%a %Y-%m-%d %H:%M %Z", date::make_zoned(tz, t));
+}
+
 }  // namespace
+
+std::string job_runs(const pve::BackupJob& job, const Read<pve::NodeTime>* node_time,
+                     std::chrono::system_clock::time_point now) {
+  auto event = schedule::parse_calendar_event(job.schedule);
+  if (!event) return "";
+  const auto [tz, zone] = zone_of(node_time);
+  const auto at = std::chrono::time_point_cast<std::chrono::seconds>(now);
+  const auto last = schedule::previous_before(*event, at, tz);
+  const auto next = schedule::next_after(*event, at, tz);
+  if (!last && !next) return "";
+  std::string out = last ? "last " + local_time(*last, tz) : "never ran before";
+  out += next ? ", next " + local_time(*next, tz) : ", no further run";
+  if (tz == nullptr && zone != "UTC") out += " (" + zone + ")";
+  return out;
+}
 
 BackupAllowance allowed_backup_age(const config::BackupSection& policy,
                                    const pve::BackupJob* covering_job,
@@ -116,19 +157,7 @@ BackupAllowance allowed_backup_age(const config::BackupSection& policy,
             fmt::format("schedule of job {} not understood ({}): max_age_h {} + grace_h {}", job.id,
                         event.error().message, policy.max_age_h, policy.grace_h)};
   }
-  // The schedule runs in the node's local time; without it, UTC (and say so).
-  const date::time_zone* tz = nullptr;
-  std::string zone = "UTC";
-  if (node_time != nullptr && *node_time) {
-    if (auto found = schedule::find_time_zone((*node_time)->timezone)) {
-      tz = *found;
-      zone = (*node_time)->timezone;
-    } else {
-      zone = fmt::format("UTC, the node's zone \"{}\" is unknown here", (*node_time)->timezone);
-    }
-  } else if (node_time != nullptr) {
-    zone = "UTC, the node's time zone could not be read";
-  }
+  const auto [tz, zone] = zone_of(node_time);
   const auto at = std::chrono::time_point_cast<std::chrono::seconds>(now);
   auto gap = schedule::longest_gap(*event, at, tz);
   if (!gap) {
@@ -457,9 +486,13 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
     } else {
       job = covering_job(*o.jobs, g.vmid, r.node, o.pools, true);
       if (job) {
+        auto node_time = o.node_times.find(r.node);
+        const std::string runs =
+            job_runs(*job, node_time == o.node_times.end() ? nullptr : &node_time->second, o.now);
         b.add("backup.job", name, Status::ok, opt(job->id), opt("an enabled job"),
-              fmt::format("covered by job {} ({}{})", job->id, job->schedule,
-                          job->storage ? " to " + *job->storage : ""));
+              fmt::format("covered by job {} ({}{}){}", job->id, job->schedule,
+                          job->storage ? " to " + *job->storage : "",
+                          runs.empty() ? "" : ": " + runs));
       } else {
         std::vector<std::string> unreadable;
         for (const auto& [pool, read] : o.pools) {

@@ -18,6 +18,12 @@ struct BackupAllowance {
   std::chrono::seconds allowed{0};
   std::string basis;  // how it was derived, for the rule's message
 };
+// When the job ran last and runs next by its schedule, in the node's time zone:
+// "last Sun 2026-11-22 01:00 CET, next Sun 2026-11-29 01:00 CET"; empty when the schedule is
+// not understood (backup.age says why).
+std::string job_runs(const pve::BackupJob& job, const Read<pve::NodeTime>* node_time,
+                     std::chrono::system_clock::time_point now);
+
 BackupAllowance allowed_backup_age(const config::BackupSection& policy,
                                    const pve::BackupJob* covering_job,
                                    const Read<pve::NodeTime>* node_time,

@@ -196,6 +196,27 @@ TEST(Rules, BackupAgeInTheNodesTimeZoneIncludesTheLongDstWeek) {
   EXPECT_EQ(status(evaluate(make_config(), o), "backup.age", "tunnel1"), Status::critical);
 }
 
+TEST(Rules, BackupJobSaysWhenItRanLastAndRunsNextInTheNodesZone) {
+  // kNow is Wed 2026-11-18 12:06 in Vienna; "sun 01:00" ran on the 15th and runs on the 22nd.
+  auto o = healthy();
+  o.node_times["pve1"] = pve::NodeTime{"Europe/Vienna", kNow, kNow};
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(find(rep, "backup.job", "tunnel1")->message,
+            "covered by job weekly (sun 01:00 to pbs1): last Sun 2026-11-15 01:00 CET, next Sun "
+            "2026-11-22 01:00 CET");
+  // Without the node's zone: UTC.
+  o.node_times.erase("pve1");
+  EXPECT_NE(find(evaluate(make_config(), o), "backup.job", "tunnel1")
+                ->message.find("last Sun 2026-11-15 01:00 UTC, next Sun 2026-11-22 01:00 UTC"),
+            std::string::npos);
+  pve::BackupJob job;
+  job.schedule = "2026-01-01 00:00";  // once, in the past
+  EXPECT_EQ(check::job_runs(job, nullptr, std::chrono::system_clock::from_time_t(kNow)),
+            "last Thu 2026-01-01 00:00 UTC, no further run");
+  job.schedule = "not a schedule";
+  EXPECT_EQ(check::job_runs(job, nullptr, std::chrono::system_clock::from_time_t(kNow)), "");
+}
+
 TEST(Rules, BackupAgeFallsBackToMaxAgeAndSaysWhy) {
   auto o = healthy();
   auto& vols = *o.guests[0].backups[0].volumes;
