@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "common/utc_time.h"
+#include "tunnel/aes_ctr_engine.h"
 
 namespace pvt::tunnel {
 namespace {
@@ -113,6 +114,10 @@ int Worker::run() {
   // own free memory resident).
   mallopt(M_ARENA_MAX, 1);
   libssh2_init(0);
+  if (auto fast = use_aes_ctr_engine(); !fast) {
+    spdlog::warn("tunnel {}: {}; AES-CTR stays at libssh2's block-by-block speed", tunnel_.name,
+                 fast.error().message);
+  }
   // Signals arrive through a signalfd in the loop; block them before any thread starts so the
   // API threads never take one.
   sigset_t set;
