@@ -89,9 +89,24 @@ bool refill(CtrState* s) {
 }
 
 // Encrypts and decrypts alike (CTR); any length, the keystream carries over between calls.
+void xor_block(unsigned char* out, const unsigned char* in, const unsigned char* ks) {
+  uint64_t a[2], b[2];
+  std::memcpy(a, in, kBlock);
+  std::memcpy(b, ks, kBlock);
+  a[0] ^= b[0];
+  a[1] ^= b[1];
+  std::memcpy(out, a, kBlock);
+}
+
 int ctr_cipher(EVP_CIPHER_CTX* ctx, unsigned char* out, const unsigned char* in, size_t len) {
   CtrState* s = state_of(ctx);
   if (s->ecb == nullptr) return 0;
+  // libssh2's call: one block, keystream at hand.
+  if (len == kBlock && s->used + kBlock <= kKeystream) {
+    xor_block(out, in, s->keystream + s->used);
+    s->used += kBlock;
+    return 1;
+  }
   while (len > 0) {
     if (s->used == kKeystream && !refill(s)) return 0;
     size_t n = std::min(len, kKeystream - s->used);
