@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
-#include "common/calendar_event.h"
 #include "controller/backup/archive_checks.h"
 #include "controller/backup/retention.h"
 #include "controller/check/rules.h"
+#include "schedule/calendar_event.h"
 
 namespace pvt::backup {
 namespace {

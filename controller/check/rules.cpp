@@ -1,6 +1,6 @@
 #include "controller/check/rules.h"
 
-#include "common/calendar_event.h"
+#include "schedule/calendar_event.h"
 
 #include <date/tz.h>
 #include <fmt/format.h>

@@ -6,8 +6,8 @@
 #include <regex>
 #include <thread>
 
-#include "common/calendar_event.h"
 #include "common/text.h"
+#include "schedule/calendar_event.h"
 #include "tools/pvesim/restored_config.h"
 
 namespace pvt::sim {

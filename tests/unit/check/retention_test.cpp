@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/calendar_event.h"
+#include "schedule/calendar_event.h"
 
 namespace pvt::backup {
 namespace {

@@ -1,6 +1,6 @@
 // Parsing and UTC evaluation of calendar events; the evaluation rows are ported from
 // proxmox-time's own test suite (src/test.rs), which evaluates every event with " UTC" appended.
-#include "common/calendar_event.h"
+#include "schedule/calendar_event.h"
 #include "tests/unit/schedule/schedule_test_support.h"
 
 #include <gtest/gtest.h>

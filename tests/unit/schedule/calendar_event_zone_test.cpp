@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "common/calendar_event.h"
+#include "schedule/calendar_event.h"
 #include "tests/unit/schedule/schedule_test_support.h"
 
 namespace pvt::schedule {

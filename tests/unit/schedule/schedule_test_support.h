@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "common/calendar_event.h"
+#include "schedule/calendar_event.h"
 
 namespace pvt::schedule::test_support {
 

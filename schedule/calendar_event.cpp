@@ -1,4 +1,4 @@
-#include "common/calendar_event.h"
+#include "schedule/calendar_event.h"
 
 // Debian's libdate-tz is built against the OS tzdata; the header's default (its own tzdata
 // download) has a different class layout, so it must be told even when the build system did not
