@@ -9,7 +9,8 @@ endfunction()
 # in every process. Format: compiled=header-only.
 set(PVT_SLIM_SUBSTITUTES
   spdlog::spdlog=pvt_spdlog_header_only
-  fmt::fmt=fmt::fmt-header-only)
+  fmt::fmt=fmt::fmt-header-only
+  tomlplusplus::tomlplusplus=pvt_tomlplusplus_header_only)
 
 # Debian's spdlog::spdlog_header_only links the compiled fmt::fmt; this one takes fmt's headers.
 add_library(pvt_spdlog_header_only INTERFACE)
@@ -17,6 +18,13 @@ target_compile_definitions(pvt_spdlog_header_only INTERFACE SPDLOG_FMT_EXTERNAL)
 target_include_directories(pvt_spdlog_header_only SYSTEM INTERFACE
   $<TARGET_PROPERTY:spdlog::spdlog_header_only,INTERFACE_INCLUDE_DIRECTORIES>)
 target_link_libraries(pvt_spdlog_header_only INTERFACE fmt::fmt-header-only Threads::Threads)
+
+# Debian's tomlplusplus::tomlplusplus is the shared library (TOML_HEADER_ONLY=0); its headers
+# carry the whole implementation too.
+add_library(pvt_tomlplusplus_header_only INTERFACE)
+target_compile_definitions(pvt_tomlplusplus_header_only INTERFACE TOML_HEADER_ONLY=1)
+target_include_directories(pvt_tomlplusplus_header_only SYSTEM INTERFACE
+  $<TARGET_PROPERTY:tomlplusplus::tomlplusplus,INTERFACE_INCLUDE_DIRECTORIES>)
 
 # The dependency list of a slim variant: compiled libraries replaced by their header-only
 # stand-ins, our modules by their slim variants (which must exist).
