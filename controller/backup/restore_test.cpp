@@ -56,14 +56,8 @@ class RestoreTest {
     follow.poll = options_.poll;
     follow.on_line = [this](const std::string& line) { log(line); };
     follow.should_stop = options_.interrupted;
-    TaskOutcome restore = follow_task(client_, clock_, subject_.node, upid->text, follow);
-    // An interrupted task may take a moment to end; follow it a while longer for the clean-up.
-    if (restore.stop_requested && !restore.ended) {
-      follow.should_stop = nullptr;
-      follow.limit = options_.task_end_wait;
-      restore = follow_task(client_, clock_, subject_.node, upid->text, follow);
-      restore.stop_requested = true;
-    }
+    follow.stop_wait = options_.task_end_wait;  // an interrupted restore may take a moment to end
+    const TaskOutcome restore = follow_task(client_, clock_, subject_.node, upid->text, follow);
     const double seconds = std::chrono::duration<double>(clock_.steady_now() - started).count();
 
     std::vector<std::string> problems;

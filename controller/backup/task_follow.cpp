@@ -35,9 +35,11 @@ TaskOutcome follow_task(pve::Client& client, Clock& clock, const std::string& no
   const bool limited = options.limit.has_value();
   const auto give_up =
       clock.steady_now() + (limited ? *options.limit : std::chrono::steady_clock::duration{});
+  auto stop_deadline = std::chrono::steady_clock::time_point::max();
   while (true) {
     if (!out.stop_requested && options.should_stop && options.should_stop()) {
       out.stop_requested = true;
+      stop_deadline = clock.steady_now() + options.stop_wait;
       if (auto stopped = client.stop_task(node, upid); !stopped) {
         if (options.on_line) options.on_line("cannot stop the task: " + stopped.error().describe());
       }
@@ -52,6 +54,12 @@ TaskOutcome follow_task(pve::Client& client, Clock& clock, const std::string& no
       drain_log();  // the last lines may have come with the end
       out.ended = true;
       out.exitstatus = status->exitstatus.value_or("unknown");
+      return out;
+    }
+    if (clock.steady_now() >= stop_deadline) {
+      out.exitstatus =
+          fmt::format("still running {} s after the request to stop",
+                      std::chrono::duration_cast<std::chrono::seconds>(options.stop_wait).count());
       return out;
     }
     if (limited && clock.steady_now() >= give_up) {

@@ -17,8 +17,9 @@ struct TaskFollowOptions {
   std::chrono::milliseconds poll{1000};
   std::function<void(const std::string& line)> on_line;  // each new log line
   // Polled before each look at the task: once true, the task is asked to stop (once) and is
-  // then followed to its end.
+  // then followed to its end, for at most `stop_wait`.
   std::function<bool()> should_stop;
+  std::chrono::steady_clock::duration stop_wait = std::chrono::minutes(5);
   // Give up following after this long (nullopt: as long as the task runs).
   std::optional<std::chrono::steady_clock::duration> limit;
 };
