@@ -54,13 +54,13 @@ endfunction()
 # A module library built from every .cpp in its directory (headers live beside them).
 # Usage: pvt_module(NAME pvt_pve DIR ${CMAKE_CURRENT_SOURCE_DIR} DEPS ... [SLIM])
 # SLIM also builds <NAME>_slim from the same sources against pvt_slim_deps(DEPS), for the slim
-# tunnel worker; everything else links <NAME>.
+# tunnel worker (unless PVT_SLIM_WORKER is OFF); everything else links <NAME>.
 function(pvt_module)
   cmake_parse_arguments(M "SLIM" "NAME;DIR" "DEPS" ${ARGN})
   file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${M_DIR}/*.cpp)
   list(FILTER srcs EXCLUDE REGEX ".*/main\\.cpp$")
   set(names ${M_NAME})
-  if(M_SLIM)
+  if(M_SLIM AND PVT_SLIM_WORKER)
     list(APPEND names ${M_NAME}_slim)
   endif()
   foreach(name ${names})
