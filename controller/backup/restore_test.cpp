@@ -179,9 +179,10 @@ class RestoreTest {
     auto storages = client_.storage_resources();
     if (!storages) return std::nullopt;  // the restore itself will tell
     const char* content = kind_ == pve::GuestKind::qemu ? "images" : "rootdir";
+    std::string problem =
+        fmt::format("storage {} does not exist on node {}", storage_, subject_.node);
     for (const auto& s : *storages) {
       if (s.storage != storage_ || s.node != subject_.node) continue;
-      std::string problem;
       if (!s.has_content(content)) {
         problem = fmt::format("storage {} does not hold {} (content: {})", storage_,
                               kind_ == pve::GuestKind::qemu ? "VM images" : "container root dirs",
@@ -191,17 +192,10 @@ class RestoreTest {
       } else {
         return std::nullopt;
       }
-      Finding f = failed("unsuitable storage");
-      f.message = "not run: " + problem;
-      f.remediation = fmt::format(
-          "set [backup] restore_test_storage to a storage of node {} "
-          "with content \"{}\"",
-          subject_.node, content);
-      return f;
+      break;
     }
     Finding f = failed("unsuitable storage");
-    f.message =
-        fmt::format("not run: storage {} does not exist on node {}", storage_, subject_.node);
+    f.message = "not run: " + problem;
     f.remediation =
         fmt::format("set [backup] restore_test_storage to a storage of node {} with content \"{}\"",
                     subject_.node, content);
