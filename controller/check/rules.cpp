@@ -304,6 +304,17 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
         }
       }
     }
+    if (cfg.backup.restore_test_vmid) {
+      // What `backup verify --restore-test` does with the scratch guest: restore (create) it,
+      // read its config back, destroy it; on the storage it was given.
+      const std::string sp = vm_path(*cfg.backup.restore_test_vmid);
+      need("VM.Allocate", sp, "restore into and destroy the scratch guest (--restore-test)", false);
+      need("VM.Audit", sp, "read the restored scratch guest's config (--restore-test)", false);
+      if (cfg.backup.restore_test_storage) {
+        need("Datastore.AllocateSpace", "/storage/" + *cfg.backup.restore_test_storage,
+             "restore the scratch guest's disks (--restore-test)", false);
+      }
+    }
     if (o.jobs) {
       std::set<std::string> pools;
       for (const auto& j : *o.jobs) {
@@ -338,7 +349,8 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
       remediation =
           "grant them to the token, e.g. `pveum acl modify / --tokens 'TOKEN' --roles "
           "PVEAuditor` for reading, and a role with Datastore.AllocateSpace + VM.Backup "
-          "on /storage and /vms to see backups";
+          "on /storage and /vms to see backups (VM.Allocate + VM.Audit on the scratch VMID only "
+          "for --restore-test)";
       b.add("token.privileges", "token", blocks ? Status::critical : Status::warning, opt(observed),
             opt("all needed privileges"), "the token lacks " + message, remediation);
     }

@@ -306,6 +306,35 @@ TEST(Rules, EnforcementNeedsMorePrivileges) {
   EXPECT_NE(t->observed->find("Sys.Modify on /"), std::string::npos) << *t->observed;
 }
 
+TEST(Rules, RestoreTestNeedsTheScratchVmidAndItsStorage) {
+  auto cfg = make_config();
+  cfg.backup.restore_test_vmid = 9999;
+  cfg.backup.restore_test_storage = "local-lvm";
+  auto o = healthy();
+  auto privileges = [&]() -> std::string {
+    auto rep = evaluate(cfg, o);
+    auto* t = find(rep, "token.privileges", "token");
+    if (t == nullptr) return "no token.privileges";
+    if (t->status == Status::ok) return "ok";
+    EXPECT_EQ(t->status, Status::warning) << "the restore test alone never blocks check";
+    return t->observed.value_or("");
+  };
+  // VM.Audit and Datastore.AllocateSpace come from "/", VM.Allocate is nowhere.
+  EXPECT_EQ(privileges(), "missing VM.Allocate on /vms/9999");
+  // Granted on the scratch VMID alone, as the docs advise; that entry then decides for the path.
+  o.permissions->by_path["/vms/9999"] = {{"VM.Allocate", true}};
+  EXPECT_EQ(privileges(), "missing VM.Audit on /vms/9999");
+  o.permissions->by_path["/vms/9999"] = {{"VM.Allocate", true}, {"VM.Audit", true}};
+  o.permissions->by_path["/storage/local-lvm"] = {{"Datastore.Audit", true}};
+  EXPECT_EQ(privileges(), "missing Datastore.AllocateSpace on /storage/local-lvm");
+  o.permissions->by_path.erase("/storage/local-lvm");
+  EXPECT_EQ(privileges(), "ok");
+  // Without a scratch VMID nothing of this is asked for.
+  cfg.backup.restore_test_vmid.reset();
+  o.permissions->by_path.erase("/vms/9999");
+  EXPECT_EQ(privileges(), "ok");
+}
+
 TEST(Rules, TunnelWorkerStates) {
   auto cfg = make_config();
   config::Tunnel t;
