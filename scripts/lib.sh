@@ -16,7 +16,8 @@ PVT_PACKAGES=(
 # not wanted (`systemctl disable --now ssh`).
 PVT_TEST_PACKAGES=(openssh-server openssh-client)
 
-pvt_log() { printf '==> %s\n' "$*" >&2; }
+# Seconds since the script started, so a CI log shows where the time goes.
+pvt_log() { printf '==> [%4ds] %s\n' "$SECONDS" "$*" >&2; }
 
 # Installs only what is missing, so a second run does not touch apt at all.
 pvt_ensure_packages() {

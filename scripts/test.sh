@@ -12,14 +12,16 @@ pvt_log "checking formatting (.clang-format)"
 mapfile -t sources < <(git ls-files '*.cpp' '*.h' 2>/dev/null || find . -path ./build -prune -o \( -name '*.cpp' -o -name '*.h' \) -print)
 clang-format --dry-run --Werror "${sources[@]}"
 
-pvt_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# -g1 (functions and line tables; no variables) keeps backtraces, sanitizer reports and perf
+# readable and takes a quarter off the compile time of -g.
+pvt_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 pvt_log "unit + integration tests"
 (cd build && ctest --output-on-failure --parallel "$(nproc)" --timeout 600)
 
 # Unit tests only: no benchmarks, no integration tests, and the worker binary from the ordinary
 # modules (its slim variants would compile the same sources a second time).
-pvt_build build-asan -DCMAKE_BUILD_TYPE=Debug -DPVT_SANITIZE=ON -DPVT_BUILD_BENCH=OFF \
-  -DPVT_BUILD_INTEGRATION_TESTS=OFF -DPVT_SLIM_WORKER=OFF
+pvt_build build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DPVT_SANITIZE=ON \
+  -DPVT_BUILD_BENCH=OFF -DPVT_BUILD_INTEGRATION_TESTS=OFF -DPVT_SLIM_WORKER=OFF
 pvt_log "unit tests under ASan + UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure --parallel "$(nproc)" -L unit --timeout 600)
