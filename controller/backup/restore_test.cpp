@@ -41,8 +41,14 @@ class RestoreTest {
     log(fmt::format("restoring {} to {} {} on storage {} (node {}), not started", subject_.volid,
                     pve::to_string(kind_), scratch_, storage_, subject_.node));
     auto upid = client_.restore_guest(subject_.node, kind_, scratch_, subject_.volid, storage_);
+    if (!upid && answer_lost(upid.error())) {
+      log(fmt::format("the restore request got no answer ({}); looking for its task",
+                      upid.error().message));
+      if (auto found = find_lost_restore()) upid = *found;
+    }
+    if (!upid && answer_lost(upid.error())) return outcome_unknown(upid.error());
     if (!upid) {
-      // Refused before anything was created: nothing to clean up.
+      // PVE answered no: nothing was created, nothing to clean up.
       Finding f = failed("restore refused");
       f.message =
           fmt::format("the restore of {} was refused: {}", subject_.volid, upid.error().describe());
@@ -139,6 +145,48 @@ class RestoreTest {
       return fmt::format("restored {}, but {}", subject_.volid, join(problems, "; "));
     }
     return "restored " + subject_.volid;
+  }
+
+  // Sent, but no answer came back: PVE may have started the restore.
+  static bool answer_lost(const pve::ApiError& e) {
+    return e.kind == pve::ErrorKind::timeout || e.kind == pve::ErrorKind::unreachable ||
+           e.kind == pve::ErrorKind::malformed;
+  }
+
+  const char* restore_task_type() const {
+    return kind_ == pve::GuestKind::qemu ? "qmrestore" : "vzrestore";
+  }
+
+  // The task a lost restore request started, if any. The scratch VMID was free when the test
+  // began, so a restore task for it that still runs, or whose guest now exists, began since then:
+  // ours. A finished one without a guest is an earlier test's.
+  std::optional<pve::Upid> find_lost_restore() {
+    auto tasks = client_.node_tasks(subject_.node, restore_task_type(), 20);
+    if (!tasks) return std::nullopt;
+    const std::string id = std::to_string(scratch_);
+    for (const auto& t : *tasks) {  // newest first
+      if (t.id != id) continue;
+      const bool running = !t.endtime && !t.status;
+      if (!running && !client_.guest_status(subject_.node, kind_, scratch_)) return std::nullopt;
+      auto upid = pve::Upid::parse(t.upid);
+      if (upid) log(fmt::format("found it: {}", t.upid));
+      return upid;
+    }
+    return std::nullopt;
+  }
+
+  Finding outcome_unknown(const pve::ApiError& e) const {
+    Finding f = failed("restore outcome unknown");
+    f.message = fmt::format(
+        "the restore request of {} got no answer ({}) and no {} task for {} shows on node {}; "
+        "PVE may still have received it",
+        subject_.volid, e.describe(), restore_task_type(), scratch_, subject_.node);
+    f.remediation = fmt::format(
+        "look at node {}'s tasks for a {} of {}; once none runs, remove guest {} if it exists: "
+        "`{} destroy {} --purge --destroy-unreferenced-disks 1`; the next restore test is "
+        "refused while it exists",
+        subject_.node, restore_task_type(), scratch_, scratch_, tool(), scratch_);
+    return f;
   }
 
   // The scratch VMID must be free in the whole cluster: the test never touches a guest it did

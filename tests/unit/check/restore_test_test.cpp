@@ -11,6 +11,7 @@ namespace {
 
 using report::Status;
 using sim::Json;
+using Loss = testing::SimTransport::Loss;
 
 const std::string kAuth = "PVEAPIToken=pvectl@pve!tunnel=8d4b3c1e-2f6a-4b7d-9e0c-5a1f2b3c4d5e";
 constexpr int64_t kScratch = 9999;
@@ -31,10 +32,14 @@ struct RestoreFlow : ::testing::Test {
   }
 
   // Runs the test for the guest `vmid`'s newest backup.
+  // A second run() with keep_world goes on in the same simulated cluster.
   Finding run(int64_t vmid = 110) {
-    sim_ = std::make_unique<sim::Simulator>(topology);
-    transport_ = std::make_unique<testing::SimTransport>(*sim_, kAuth);
-    client_ = std::make_unique<pve::Client>(*transport_, clock_);
+    if (!sim_ || !keep_world) {
+      sim_ = std::make_unique<sim::Simulator>(topology);
+      transport_ = std::make_unique<testing::SimTransport>(*sim_, kAuth);
+      client_ = std::make_unique<pve::Client>(*transport_, clock_);
+    }
+    transport_->lose = lose;
     if (prepare) prepare(*client_);
     const sim::BackupVolume* newest = nullptr;
     for (const auto& b : topology.backups) {
@@ -67,6 +72,8 @@ struct RestoreFlow : ::testing::Test {
 
   sim::Topology topology;
   std::function<void(pve::Client&)> prepare;
+  std::function<Loss(const std::string&)> lose;
+  bool keep_world = false;
   config::BackupSection policy;
   RestoreTestOptions options;
   std::vector<std::string> log;
@@ -164,6 +171,42 @@ TEST_F(RestoreFlow, AFailedCleanUpIsCriticalAndSaysHowToFinishIt) {
   EXPECT_NE(f.message.find("lvremove"), std::string::npos) << f.message;
   EXPECT_NE(f.remediation.find("qm destroy 9999 --purge"), std::string::npos) << f.remediation;
   EXPECT_TRUE(scratch_exists());
+}
+
+// A timeout after the request left: PVE started the restore, the answer never came.
+TEST_F(RestoreFlow, ALostAnswerIsFollowedThroughTheTaskItStarted) {
+  lose = [](const std::string& r) {
+    return r == "POST /nodes/pve1/qemu" ? Loss::answer : Loss::none;
+  };
+  const Finding f = run(110);
+  EXPECT_EQ(f.status, Status::ok) << f.message;
+  EXPECT_TRUE(requested("GET /nodes/pve1/tasks"));
+  EXPECT_TRUE(requested("DELETE /nodes/pve1/qemu/9999"));
+  EXPECT_FALSE(scratch_exists());
+}
+
+TEST_F(RestoreFlow, ALostRequestIsAnUnknownOutcomeAndTouchesNothing) {
+  lose = [](const std::string& r) {
+    return r == "POST /nodes/pve2/lxc" ? Loss::request : Loss::none;
+  };
+  const Finding f = run(210);
+  EXPECT_EQ(f.status, Status::critical);
+  EXPECT_EQ(f.observed, "restore outcome unknown");
+  EXPECT_NE(f.message.find("no vzrestore task for 9999 shows on node pve2"), std::string::npos)
+      << f.message;
+  EXPECT_NE(f.remediation.find("pct destroy 9999"), std::string::npos) << f.remediation;
+  EXPECT_FALSE(requested("DELETE"));
+}
+
+TEST_F(RestoreFlow, AnEarlierTestsTaskIsNotTakenForALostOne) {
+  keep_world = true;
+  ASSERT_EQ(run(110).status, Status::ok);  // leaves a finished qmrestore of 9999 behind
+  lose = [](const std::string& r) {
+    return r == "POST /nodes/pve1/qemu" ? Loss::request : Loss::none;
+  };
+  const Finding f = run(110);
+  EXPECT_EQ(f.observed, "restore outcome unknown") << f.message;
+  EXPECT_FALSE(scratch_exists());
 }
 
 TEST_F(RestoreFlow, AStorageWithoutDiskContentIsRefusedBeforeRestoring) {
