@@ -185,6 +185,24 @@ TEST_F(RestoreFlow, ALostAnswerIsFollowedThroughTheTaskItStarted) {
   EXPECT_FALSE(scratch_exists());
 }
 
+TEST_F(RestoreFlow, ARunningRestoreWhoseAnswerWasLostIsStoppedAndRemovedOnInterrupt) {
+  topology.timing.restore_duration_ms = 600000;
+  lose = [](const std::string& r) {
+    return r == "POST /nodes/pve1/qemu" ? Loss::answer : Loss::none;
+  };
+  bool stop = false;
+  options.interrupted = [&] { return stop; };
+  options.on_log = [&](const std::string&, const std::string& line) {
+    log.push_back(line);
+    if (line.rfind("found it: UPID:pve1:", 0) == 0) stop = true;
+  };
+  const Finding f = run(110);
+  EXPECT_EQ(f.observed, "interrupted") << f.message;
+  EXPECT_TRUE(stop);
+  EXPECT_TRUE(requested("DELETE /nodes/pve1/tasks/"));
+  EXPECT_FALSE(scratch_exists());
+}
+
 TEST_F(RestoreFlow, ALostRequestIsAnUnknownOutcomeAndTouchesNothing) {
   lose = [](const std::string& r) {
     return r == "POST /nodes/pve2/lxc" ? Loss::request : Loss::none;
