@@ -44,9 +44,10 @@ class RestoreTest {
     if (!upid && answer_lost(upid.error())) {
       log(fmt::format("the restore request got no answer ({}); looking for its task",
                       upid.error().message));
-      if (auto found = find_lost_restore()) upid = *found;
+      auto found = find_lost_restore();
+      if (!found) return outcome_unknown(upid.error());
+      upid = *found;
     }
-    if (!upid && answer_lost(upid.error())) return outcome_unknown(upid.error());
     if (!upid) {
       // PVE answered no: nothing was created, nothing to clean up.
       Finding f = failed("restore refused");
@@ -81,9 +82,9 @@ class RestoreTest {
       f.message = fmt::format("{}; the scratch guest {} could NOT be removed: {}",
                               outcome_text(restore, problems), scratch_, cleaned.error().message);
       f.remediation = fmt::format(
-          "remove it on node {}: `{} destroy {} --purge --destroy-unreferenced-disks 1` (if it is "
-          "locked, `{} unlock {}` first); the next restore test is refused until it is gone",
-          subject_.node, tool(), scratch_, tool(), scratch_);
+          "remove it on node {}: `{}` (if it is locked, `{} unlock {}` first); the next restore "
+          "test is refused until it is gone",
+          subject_.node, destroy_command(), tool(), scratch_);
       return f;
     }
     const std::string removed = fmt::format("scratch guest {} removed", scratch_);
@@ -123,6 +124,11 @@ class RestoreTest {
   }
 
   const char* tool() const { return kind_ == pve::GuestKind::qemu ? "qm" : "pct"; }
+
+  // What a person runs on the node to remove a scratch guest the test could not.
+  std::string destroy_command() const {
+    return fmt::format("{} destroy {} --purge --destroy-unreferenced-disks 1", tool(), scratch_);
+  }
 
   Finding failed(const std::string& observed) const {
     Finding f;
@@ -183,9 +189,8 @@ class RestoreTest {
         subject_.volid, e.describe(), restore_task_type(), scratch_, subject_.node);
     f.remediation = fmt::format(
         "look at node {}'s tasks for a {} of {}; once none runs, remove guest {} if it exists: "
-        "`{} destroy {} --purge --destroy-unreferenced-disks 1`; the next restore test is "
-        "refused while it exists",
-        subject_.node, restore_task_type(), scratch_, scratch_, tool(), scratch_);
+        "`{}`; the next restore test is refused while it exists",
+        subject_.node, restore_task_type(), scratch_, scratch_, destroy_command());
     return f;
   }
 

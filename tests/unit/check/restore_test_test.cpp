@@ -66,6 +66,19 @@ struct RestoreFlow : ::testing::Test {
     }
     return false;
   }
+  // The request ("POST /nodes/pve1/qemu") meets `how`; every other one is carried out and answered.
+  void lose_on(const std::string& request, Loss how) {
+    lose = [request, how](const std::string& r) { return r == request ? how : Loss::none; };
+  }
+  // A restore that runs for ten minutes, interrupted (Ctrl-C) once a log line starts with `prefix`.
+  void interrupt_on(const std::string& prefix) {
+    topology.timing.restore_duration_ms = 600000;
+    options.interrupted = [this] { return interrupted; };
+    options.on_log = [this, prefix](const std::string&, const std::string& line) {
+      log.push_back(line);
+      if (line.rfind(prefix, 0) == 0) interrupted = true;
+    };
+  }
   void fault(const Json& body) {
     ASSERT_EQ(sim_->admin("POST", "/_sim/faults", body.dump()).status, 200);
   }
@@ -74,6 +87,7 @@ struct RestoreFlow : ::testing::Test {
   std::function<void(pve::Client&)> prepare;
   std::function<Loss(const std::string&)> lose;
   bool keep_world = false;
+  bool interrupted = false;
   config::BackupSection policy;
   RestoreTestOptions options;
   std::vector<std::string> log;
@@ -148,13 +162,7 @@ TEST_F(RestoreFlow, TakenEvenWhenTheTokenCannotSeeIt) {
 }
 
 TEST_F(RestoreFlow, InterruptionStopsTheRestoreAndRemovesTheScratchGuest) {
-  topology.timing.restore_duration_ms = 600000;
-  bool stop = false;
-  options.interrupted = [&] { return stop; };
-  options.on_log = [&](const std::string&, const std::string& line) {
-    log.push_back(line);
-    if (line.rfind("restoring ", 0) == 0) stop = true;  // the operator presses Ctrl-C now
-  };
+  interrupt_on("restoring ");  // the operator presses Ctrl-C as the restore starts
   const Finding f = run(110);
   EXPECT_EQ(f.status, Status::unknown) << f.message;
   EXPECT_EQ(f.observed, "interrupted");
@@ -175,9 +183,7 @@ TEST_F(RestoreFlow, AFailedCleanUpIsCriticalAndSaysHowToFinishIt) {
 
 // A timeout after the request left: PVE started the restore, the answer never came.
 TEST_F(RestoreFlow, ALostAnswerIsFollowedThroughTheTaskItStarted) {
-  lose = [](const std::string& r) {
-    return r == "POST /nodes/pve1/qemu" ? Loss::answer : Loss::none;
-  };
+  lose_on("POST /nodes/pve1/qemu", Loss::answer);
   const Finding f = run(110);
   EXPECT_EQ(f.status, Status::ok) << f.message;
   EXPECT_TRUE(requested("GET /nodes/pve1/tasks"));
@@ -186,27 +192,17 @@ TEST_F(RestoreFlow, ALostAnswerIsFollowedThroughTheTaskItStarted) {
 }
 
 TEST_F(RestoreFlow, ARunningRestoreWhoseAnswerWasLostIsStoppedAndRemovedOnInterrupt) {
-  topology.timing.restore_duration_ms = 600000;
-  lose = [](const std::string& r) {
-    return r == "POST /nodes/pve1/qemu" ? Loss::answer : Loss::none;
-  };
-  bool stop = false;
-  options.interrupted = [&] { return stop; };
-  options.on_log = [&](const std::string&, const std::string& line) {
-    log.push_back(line);
-    if (line.rfind("found it: UPID:pve1:", 0) == 0) stop = true;
-  };
+  lose_on("POST /nodes/pve1/qemu", Loss::answer);
+  interrupt_on("found it: UPID:pve1:");
   const Finding f = run(110);
   EXPECT_EQ(f.observed, "interrupted") << f.message;
-  EXPECT_TRUE(stop);
+  EXPECT_TRUE(interrupted);
   EXPECT_TRUE(requested("DELETE /nodes/pve1/tasks/"));
   EXPECT_FALSE(scratch_exists());
 }
 
 TEST_F(RestoreFlow, ALostRequestIsAnUnknownOutcomeAndTouchesNothing) {
-  lose = [](const std::string& r) {
-    return r == "POST /nodes/pve2/lxc" ? Loss::request : Loss::none;
-  };
+  lose_on("POST /nodes/pve2/lxc", Loss::request);
   const Finding f = run(210);
   EXPECT_EQ(f.status, Status::critical);
   EXPECT_EQ(f.observed, "restore outcome unknown");
@@ -219,9 +215,7 @@ TEST_F(RestoreFlow, ALostRequestIsAnUnknownOutcomeAndTouchesNothing) {
 TEST_F(RestoreFlow, AnEarlierTestsTaskIsNotTakenForALostOne) {
   keep_world = true;
   ASSERT_EQ(run(110).status, Status::ok);  // leaves a finished qmrestore of 9999 behind
-  lose = [](const std::string& r) {
-    return r == "POST /nodes/pve1/qemu" ? Loss::request : Loss::none;
-  };
+  lose_on("POST /nodes/pve1/qemu", Loss::request);
   const Finding f = run(110);
   EXPECT_EQ(f.observed, "restore outcome unknown") << f.message;
   EXPECT_FALSE(scratch_exists());
