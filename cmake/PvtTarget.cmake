@@ -1,6 +1,11 @@
-# Warnings as errors for our own code only; third-party headers come in as SYSTEM includes.
+# Warnings for our own code only; third-party headers come in as SYSTEM includes. As errors only
+# where PVT_WERROR asks for it (the project's CI): a user's or packager's build must not fail
+# because a newer compiler found something new to warn about.
 function(pvt_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Werror)
+  target_compile_options(${target} PRIVATE -Wall -Wextra)
+  if(PVT_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
 endfunction()
 
 # The slim variant of a module (<name>_slim, see pvt_module's SLIM) takes these header-only

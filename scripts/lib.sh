@@ -8,7 +8,7 @@ PVT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates openssl
   libcurl4-openssl-dev nlohmann-json3-dev libssh2-1-dev libcpp-httplib-dev libspdlog-dev
   libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev
-  libsystemd-dev libexpected-dev libhowardhinnant-date-dev libssl-dev clang-format tzdata
+  libsystemd-dev libexpected-dev libhowardhinnant-date-dev libssl-dev clang-format tzdata ccache
 )
 
 # Only the test suite needs these: the tunnel worker's tests start a real sshd of their own (on
@@ -44,9 +44,14 @@ pvt_build() {
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do opts+=("$1"); shift; done
   [ "${1:-}" = "--" ] && shift
   targets=("$@")
+  # ccache keeps compiled objects between runs and between trees of the same sources: paths are
+  # rewritten relative to the tree, so a second clone or work tree reuses the first one's work.
+  export CCACHE_BASEDIR="$PVT_ROOT" CCACHE_NOHASHDIR=1
   if [ ! -f "$dir/build.ninja" ]; then
     pvt_log "configuring $dir"
-    cmake -S "$PVT_ROOT" -B "$dir" -G Ninja "${opts[@]}" >/dev/null
+    local launcher=()
+    command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    cmake -S "$PVT_ROOT" -B "$dir" -G Ninja "${launcher[@]}" "${opts[@]}" >/dev/null
   fi
   pvt_log "building $dir ${targets[*]:-all}"
   if [ ${#targets[@]} -gt 0 ]; then
