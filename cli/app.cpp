@@ -12,8 +12,10 @@
 #include "cli/check_command.h"
 #include "cli/config_command.h"
 #include "cli/exit_codes.h"
+#include "cli/terminal.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "tunnel_cli/tunnel_cli.h"
 
 namespace pvt::cli {
@@ -42,26 +44,117 @@ bool is_report_command(int argc, char** argv) {
   return false;
 }
 
-bool json_requested(int argc, char** argv) {
+// The --format and --output a report command was given, so that even a report about bad
+// arguments reaches the form and the place the caller reads.
+OutputFormat requested_format(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
-    if (a == "--format=json") return true;
-    if (a == "--format" && i + 1 < argc && std::string_view(argv[i + 1]) == "json") return true;
+    std::string value;
+    if (a.rfind("--format=", 0) == 0) value = a.substr(9);
+    if (a == "--format" && i + 1 < argc) value = argv[i + 1];
+    if (auto f = output_format_from_string(value)) return *f;
   }
-  return false;
+  return OutputFormat::text;
+}
+
+std::optional<std::string> requested_output(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a.rfind("--output=", 0) == 0) return std::string(a.substr(9));
+    if (a == "--output" && i + 1 < argc) return std::string(argv[i + 1]);
+  }
+  return std::nullopt;
+}
+
+// The first word that is not an option: the command the user meant, if it is not one of ours.
+std::optional<std::string> unknown_command(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a.empty() || a[0] == '-') continue;
+    const auto matching =
+        app.get_subcommands([&](const CLI::App* sub) { return sub->check_name(std::string(a)); });
+    if (!matching.empty()) return std::nullopt;
+    return std::string(a);
+  }
+  return std::nullopt;
+}
+
+// CLI11's messages name its own terms ("Could not convert: -t,--timeout = abc"); say what the
+// value should have been.
+std::string explain(const CLI::ParseError& e) {
+  std::string what = e.what();
+  const std::string convert = "Could not convert: ";
+  if (what.rfind(convert, 0) == 0) {
+    std::string rest = what.substr(convert.size());
+    auto eq = rest.find(" = ");
+    if (eq != std::string::npos) {
+      return fmt::format("{}: \"{}\" is not a number", rest.substr(0, eq), rest.substr(eq + 3));
+    }
+  }
+  return what;
+}
+
+// CLI11 2.1 does not wrap long descriptions: wrap each overlong line of its help at the
+// terminal's width, continuing under the description column.
+std::string wrap_help(const std::string& help, size_t width) {
+  std::string out;
+  size_t start = 0;
+  while (start < help.size()) {
+    size_t end = help.find('\n', start);
+    if (end == std::string::npos) end = help.size();
+    const std::string line = help.substr(start, end - start);
+    start = end + 1;
+    if (text::display_width(line) <= width) {
+      out += line + "\n";
+      continue;
+    }
+    // The description starts after the last gap of two or more spaces within the name column,
+    // or after the leading spaces.
+    size_t indent = line.find_first_not_of(' ');
+    if (indent == std::string::npos) indent = 0;
+    if (auto gap = line.find("  ", indent); gap != std::string::npos && gap < width / 2) {
+      auto desc = line.find_first_not_of(' ', gap);
+      if (desc != std::string::npos) indent = desc;
+    }
+    if (indent + 20 > width) indent = 2;
+    const std::string head = line.substr(0, indent);
+    const auto wrapped = text::wrap(line.substr(indent), width - indent);
+    for (size_t k = 0; k < wrapped.size(); ++k) {
+      out += (k == 0 ? head : std::string(indent, ' ')) + wrapped[k] + "\n";
+    }
+  }
+  return out;
 }
 
 int parse_failure(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
-  if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
-    // --help and --version print and succeed.
-    return app.exit(e);
+  if (dynamic_cast<const CLI::CallForHelp*>(&e) != nullptr ||
+      dynamic_cast<const CLI::CallForAllHelp*>(&e) != nullptr) {
+    fmt::print("{}", wrap_help(app.help(), terminal_width(STDOUT_FILENO)));
+    return kSuccess;
   }
-  if (!is_report_command(argc, argv)) {
-    fmt::print(stderr, "pvectl-tunnel: {}\nRun with --help for usage.\n", e.what());
+  if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
+    return app.exit(e);  // --version
+  }
+  if (auto command = unknown_command(app, argc, argv)) {
+    std::string known;
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      known += (known.empty() ? "" : ", ") + sub->get_name();
+    }
+    fmt::print(stderr, "pvectl-tunnel: unknown command '{}' (commands: {})\n", *command, known);
     return kBadUsage;
   }
-  return print_unknown_report(fmt::format("bad arguments: {}", e.what()),
-                              json_requested(argc, argv) ? OutputFormat::json : OutputFormat::text);
+  if (!is_report_command(argc, argv)) {
+    fmt::print(stderr, "pvectl-tunnel: {}\nRun with --help for usage.\n", explain(e));
+    return kBadUsage;
+  }
+  return print_unknown_report(fmt::format("bad arguments: {}", explain(e)),
+                              requested_format(argc, argv), requested_output(argc, argv));
+}
+
+// Report commands run from monitoring agents that read stdout and stderr as one stream: a log
+// line printed first would become the status line. They log only on a terminal or with -v.
+bool quiet_logs(bool report_command, int verbosity) {
+  return report_command && verbosity <= 0 && isatty(STDERR_FILENO) != 1;
 }
 
 }  // namespace
@@ -71,7 +164,7 @@ int run(int argc, char** argv) {
       "pvectl-tunnel: keeps reverse SSH tunnel guests on Proxmox VE started at boot, in order, "
       "running and backed up, and reports their compliance.",
       "pvectl-tunnel"};
-  app.set_version_flag("--version", kVersionText);
+  app.set_version_flag("-V,--version", kVersionText);
   app.require_subcommand(1);
   app.fallthrough();  // -v/-q are accepted anywhere on the line
 
@@ -89,9 +182,15 @@ int run(int argc, char** argv) {
       "state, quorum, backup coverage, age and outcome, token privileges, tunnel health. Only "
       "reads. Exit code 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (monitoring-plugins convention).");
   check->add_option("--config", check_args.config_path, "Config file")->capture_default_str();
-  check->add_option("--format", check_format, "Output format")
-      ->check(CLI::IsMember({"text", "json"}))
+  check
+      ->add_option("--format", check_format,
+                   "Output format: text (first line for Nagios/Icinga, then a table), json, or "
+                   "prometheus (for the node_exporter textfile collector)")
+      ->check(CLI::IsMember({"text", "json", "prometheus"}))
       ->capture_default_str();
+  check->add_option("--output", check_args.output,
+                    "Write the report to FILE (a temporary file renamed over it) instead of "
+                    "stdout");
   check->add_option("--guest", check_args.guest, "Only check this [[guest]] (by name)");
   check
       ->add_option("-t,--timeout", check_args.timeout_s,
@@ -126,9 +225,12 @@ int run(int argc, char** argv) {
       "the size against the backup before, and whether the archive holds this guest's config. "
       "Only reads. Exit code 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.");
   verify->add_option("--config", verify_args.config_path, "Config file")->capture_default_str();
-  verify->add_option("--format", verify_format, "Output format")
-      ->check(CLI::IsMember({"text", "json"}))
+  verify->add_option("--format", verify_format, "Output format: text, json or prometheus")
+      ->check(CLI::IsMember({"text", "json", "prometheus"}))
       ->capture_default_str();
+  verify->add_option("--output", verify_args.output,
+                     "Write the report to FILE (a temporary file renamed over it) instead of "
+                     "stdout");
   verify->add_option("--guest", verify_args.guest, "Only verify this [[guest]] (by name)");
   verify->add_flag(
       "--restore-test", verify_args.restore_test,
@@ -171,20 +273,23 @@ int run(int argc, char** argv) {
   // The worker is a daemon: its state changes are the log (info); commands that print a
   // result only warn.
   if (tunnel.runs_worker()) exec_worker_if_installed(argc, argv);
-  log::setup(log::Options{verbose - quiet,
-                          tunnel.runs_worker() ? spdlog::level::info : spdlog::level::warn});
+  const bool report_command = check->parsed() || verify->parsed();
+  log::setup(log::Options{verbose - quiet, tunnel.runs_worker() ? spdlog::level::info
+                                           : quiet_logs(report_command, verbose - quiet)
+                                               ? spdlog::level::off
+                                               : spdlog::level::warn});
 
   if (version->parsed()) {
     fmt::print("{}\n", kVersionText);
     return kSuccess;
   }
   if (check->parsed()) {
-    check_args.format = check_format == "json" ? OutputFormat::json : OutputFormat::text;
+    check_args.format = output_format_from_string(check_format).value_or(OutputFormat::text);
     return run_check(check_args);
   }
   if (validate->parsed()) return run_config_validate(validate_args);
   if (verify->parsed()) {
-    verify_args.format = verify_format == "json" ? OutputFormat::json : OutputFormat::text;
+    verify_args.format = output_format_from_string(verify_format).value_or(OutputFormat::text);
     return run_backup_verify(verify_args);
   }
   if (run->parsed()) {

@@ -9,11 +9,16 @@
 
 namespace pvt::cli {
 
-enum class OutputFormat { text, json };
+enum class OutputFormat { text, json, prometheus };
+
+// "text", "json", "prometheus"
+std::optional<OutputFormat> output_format_from_string(const std::string& s);
 
 struct CheckArgs {
   std::string config_path = config::kDefaultPath;
   OutputFormat format = OutputFormat::text;
+  // --output: the report goes to this file (written whole, then renamed over it), not stdout.
+  std::optional<std::string> output;
   std::optional<std::string> guest;
   int timeout_s = 10;         // monitoring agents give up after ~10 s
   bool restore_test = false;  // backup verify --restore-test
@@ -32,6 +37,7 @@ int run_backup_verify(const CheckArgs& args);
 int run_backup_run(const CheckArgs& args);
 
 // Prints a report that is only an UNKNOWN error (bad arguments, bad config) and returns 3.
-int print_unknown_report(const std::string& error, OutputFormat format);
+int print_unknown_report(const std::string& error, OutputFormat format,
+                         const std::optional<std::string>& output = std::nullopt);
 
 }  // namespace pvt::cli

@@ -97,7 +97,8 @@ const std::vector<std::string_view> kTunnelKeys = {"name",
                                                    "control_listen",
                                                    "control_url",
                                                    "control_token_file"};
-const std::vector<std::string_view> kBackupKeys = {"storage", "max_age_h", "grace_h",
+const std::vector<std::string_view> kBackupKeys = {"storage",           "max_age_h",
+                                                   "grace_h",           "verify_grace_h",
                                                    "restore_test_vmid", "restore_test_storage"};
 const std::vector<std::string_view> kControllerKeys = {"interval_s",
                                                        "enforce",
@@ -463,12 +464,27 @@ class Loader {
       pve.ca_file = *ca;
       if (need) check_file(s, "ca_file", *ca, FileKind::plain);
     }
-    if (auto fingerprint = get_string(s, "fingerprint", false)) {
-      auto normalised = normalise_fingerprint(*fingerprint);
-      if (normalised) {
-        pve.fingerprint = *normalised;
+    // One fingerprint, or a list: every node of a cluster has a certificate of its own.
+    if (const toml::node* fp = table->get("fingerprint")) {
+      auto take = [&](const toml::node& n, const std::string& key) {
+        if (!n.is_string()) {
+          type_error(n, key, "a string or an array of strings");
+          return;
+        }
+        auto normalised = normalise_fingerprint(n.as_string()->get());
+        if (normalised) {
+          pve.fingerprints.push_back(*normalised);
+        } else {
+          add(n.source().begin, key, normalised.error());
+        }
+      };
+      if (const toml::array* list = fp->as_array()) {
+        if (list->empty()) add(fp->source().begin, s.key("fingerprint"), "the list is empty");
+        for (size_t i = 0; i < list->size(); ++i) {
+          take(*list->get(i), fmt::format("{}[{}]", s.key("fingerprint"), i));
+        }
       } else {
-        add(s.at("fingerprint"), s.key("fingerprint"), normalised.error());
+        take(*fp, s.key("fingerprint"));
       }
     }
     read_int(s, "timeout_s", pve.timeout_s, 1, 300);
@@ -659,6 +675,7 @@ class Loader {
     if (auto storage = get_string(s, "storage", false)) b.storage = *storage;
     read_int(s, "max_age_h", b.max_age_h, 1);
     read_int(s, "grace_h", b.grace_h, 0);
+    read_int(s, "verify_grace_h", b.verify_grace_h, 0);
     if (auto vmid = get_int(s, "restore_test_vmid", false, kVmidMin, kVmidMax)) {
       b.restore_test_vmid = *vmid;
       for (std::size_t i = 0; i < config_.guests.size(); ++i) {

@@ -37,7 +37,9 @@ struct PveSection {
   std::string token_secret_file;       // 0600
   std::string token_secret;            // read from token_secret_file when the command needs it
   std::optional<std::string> ca_file;
-  std::optional<std::string> fingerprint;  // "AA:BB:..." SHA-256, normalised to upper case
+  // Pinned SHA-256 certificate fingerprints, "AA:BB:..." upper case: any one may match (each
+  // node serves its own certificate).
+  std::vector<std::string> fingerprints;
   bool insecure = false;
   int timeout_s = 10;
 };
@@ -81,6 +83,9 @@ struct BackupSection {
   std::optional<std::string> storage;
   int max_age_h = 192;
   int grace_h = 12;
+  // A backup younger than this may still wait for its first verification (PBS verify jobs run
+  // after the backup window); older and still unverified is a WARNING.
+  int verify_grace_h = 36;
   std::optional<int64_t> restore_test_vmid;
   std::optional<std::string> restore_test_storage;
 };

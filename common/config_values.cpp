@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <regex>
 
 namespace pvt::config {
 namespace {
@@ -21,11 +20,31 @@ bool is_ipv6(std::string_view s) {
   return inet_pton(AF_INET6, std::string(s).c_str(), &addr) == 1;
 }
 
-// RFC 1123 host names: labels of letters, digits and '-', not starting or ending with '-'.
+namespace {
+
+bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+bool is_hex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
+
+}  // namespace
+
+// RFC 1123 host names: labels of 1-63 letters, digits and '-', not starting or ending with '-';
+// an optional final dot. One pass over the text (no regex: std::regex recurses per character
+// and overflows the stack on long input).
 bool is_host_name(std::string_view s) {
-  static const std::regex pattern(
-      R"(^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$)");
-  return s.size() <= 253 && std::regex_match(s.begin(), s.end(), pattern);
+  if (s.empty() || s.size() > 253) return false;
+  if (s.back() == '.') s.remove_suffix(1);
+  size_t start = 0;
+  while (true) {
+    size_t end = s.find('.', start);
+    std::string_view label = s.substr(start, end == std::string_view::npos ? s.npos : end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label) {
+      if (!is_alnum(c) && c != '-') return false;
+    }
+    if (end == std::string_view::npos) return true;
+    start = end + 1;
+  }
 }
 
 std::optional<uint16_t> parse_port(std::string_view s) {
@@ -143,23 +162,70 @@ std::optional<std::string> url_error(std::string_view url,
   return std::nullopt;
 }
 
+namespace {
+
+// Realm and token ids: a letter, then letters, digits, '.', '_', '-'.
+bool is_pve_id(std::string_view s) {
+  if (s.empty() || !std::isalpha(static_cast<unsigned char>(s.front()))) return false;
+  for (char c : s) {
+    if (!is_alnum(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool is_token_id(std::string_view text) {
   // Proxmox: user names without '@' / ':' / whitespace, realm ids, token ids starting with a
   // letter (pve-access-control's PVE::AccessControl::pve_verify_tokenid).
-  static const std::regex pattern(R"(^[^\s:@!]+@[A-Za-z][A-Za-z0-9._-]*![A-Za-z][A-Za-z0-9._-]*$)");
-  return std::regex_match(text.begin(), text.end(), pattern);
+  const size_t at = text.find('@');
+  const size_t bang = text.find('!');
+  if (at == std::string_view::npos || bang == std::string_view::npos || at == 0 || bang < at)
+    return false;
+  for (char c : text.substr(0, at)) {
+    if (std::isspace(static_cast<unsigned char>(c)) || c == ':' || c == '!') return false;
+  }
+  return is_pve_id(text.substr(at + 1, bang - at - 1)) && is_pve_id(text.substr(bang + 1));
 }
 
 Result<std::string, std::string> normalise_fingerprint(std::string_view text) {
-  static const std::regex pattern(R"(^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$)");
-  if (!std::regex_match(text.begin(), text.end(), pattern)) {
-    return tl::unexpected(fmt::format(
-        "expected a SHA-256 fingerprint, 32 hex byte pairs separated by ':', got \"{}\"", text));
+  // What people paste: `openssl x509 -fingerprint -sha256` prints "sha256 Fingerprint=AA:BB:..."
+  // (older versions "SHA256 Fingerprint="), `pvenode cert info` the pairs alone; some tools leave
+  // the colons out.
+  std::string_view value = text;
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front())))
+    value.remove_prefix(1);
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back())))
+    value.remove_suffix(1);
+  if (auto eq = value.find('='); eq != std::string_view::npos) {
+    std::string prefix(value.substr(0, eq));
+    std::transform(prefix.begin(), prefix.end(), prefix.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (prefix == "sha256 fingerprint") value.remove_prefix(eq + 1);
   }
-  std::string upper(text);
-  std::transform(upper.begin(), upper.end(), upper.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return upper;
+  std::string hex;
+  bool well_formed = value.size() == 64 || value.size() == 95;
+  for (size_t i = 0; well_formed && i < value.size(); ++i) {
+    const bool separator_position = value.size() == 95 && i % 3 == 2;
+    if (separator_position) {
+      well_formed = value[i] == ':';
+    } else {
+      well_formed = is_hex(value[i]);
+      hex += static_cast<char>(std::toupper(static_cast<unsigned char>(value[i])));
+    }
+  }
+  if (!well_formed) {
+    return tl::unexpected(fmt::format(
+        "expected a SHA-256 certificate fingerprint (32 hex byte pairs, with or without ':', as "
+        "`openssl x509 -noout -fingerprint -sha256` or `pvenode cert info` print it), got \"{}\"",
+        text.size() > 120 ? std::string(text.substr(0, 120)) + "..." : std::string(text)));
+  }
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    if (i > 0) out += ':';
+    out += hex.substr(i, 2);
+  }
+  return out;
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

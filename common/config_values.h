@@ -34,7 +34,9 @@ std::optional<std::string> url_error(std::string_view url,
 // True for Proxmox API token ids "USER@REALM!TOKENID".
 bool is_token_id(std::string_view text);
 
-// A SHA-256 fingerprint as 32 hex byte pairs separated by ':'; returns it in upper case.
+// A SHA-256 certificate fingerprint as `openssl x509 -fingerprint -sha256` ("sha256
+// Fingerprint=" prefix) or `pvenode cert info` print it, with or without ':' between the 32 hex
+// byte pairs; returns "AA:BB:..." in upper case.
 Result<std::string, std::string> normalise_fingerprint(std::string_view text);
 
 // Levenshtein distance; used to suggest the key a user probably meant.

@@ -28,12 +28,30 @@ struct RuleResult {
   std::optional<std::string> expected;
   std::string message;
   std::string remediation;  // empty when OK
+  // The finding in a few words for the status line ("not set to start at boot"); when empty,
+  // the message up to its first explanation (": ", " (", "; ") stands for it.
+  std::string headline = {};
+};
+
+// A number a monitoring system graphs: a perfdata item of the first text line, a Prometheus
+// sample. Measured alongside the rules, so both outputs show the same facts.
+enum class Unit { none, seconds, bytes };
+struct Measurement {
+  std::string target;  // guest, tunnel or "cluster"
+  std::string name;    // backup_age, backup_size, probe_latency, nodes_online
+  double value = 0;
+  Unit unit = Unit::none;
+  std::optional<double> warn, crit, min, max;  // perfdata thresholds and range
 };
 
 struct Report {
   std::vector<RuleResult> results;
+  std::vector<Measurement> measurements;
   std::chrono::system_clock::time_point checked_at{};
   std::optional<std::string> error;  // the report could not be made as asked
+  // Lines that say more about `error` (every config problem): the text format prints them below
+  // the first line, JSON has them joined in `error`.
+  std::vector<std::string> error_details;
 
   Status status() const;
   int exit_code() const { return report::exit_code(status()); }
@@ -50,7 +68,25 @@ using pvt::format_utc;
 // The §7 JSON schema.
 nlohmann::json to_json(const Report& r);
 
-// First line in the monitoring-plugins form, then an aligned table; ANSI colour when asked.
-std::string to_text(const Report& r, bool color);
+// The first line in the Monitoring Plugins form: "PVECTL-TUNNEL CRITICAL - <the worst findings,
+// most severe first, at most ~200 characters> | <perfdata>", without the newline.
+std::string status_line(const Report& r);
+
+// The perfdata after the '|': the four counts, then every measurement as
+// 'label'=value[UOM];[warn];[crit];[min];[max], space-separated.
+std::string perfdata(const Report& r);
+
+struct TextOptions {
+  bool color = false;
+  size_t width = 80;  // terminal columns: the message column wraps to fit
+};
+
+// The status line, then a table of every result (cells wrapped to `width`), then remediations.
+std::string to_text(const Report& r, const TextOptions& options);
+
+// The Prometheus text exposition format (for the node_exporter textfile collector): rule status
+// per rule and target (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), the measurements and when the
+// report was made.
+std::string to_prometheus(const Report& r);
 
 }  // namespace pvt::report

@@ -122,7 +122,19 @@ void Client::set_deadline(std::optional<std::chrono::steady_clock::time_point> d
   deadline_ = deadline;
 }
 
-ApiResult<Json> Client::call(const Request& request) {
+namespace {
+
+// "https://pve2.example.lan:8006" -> "pve2.example.lan:8006"
+std::string host_of(const std::string& endpoint) {
+  auto scheme = endpoint.find("://");
+  return scheme == std::string::npos ? endpoint : endpoint.substr(scheme + 3);
+}
+
+}  // namespace
+
+ApiResult<Json> Client::call(const Request& original) {
+  Request request = original;
+  request.deadline = deadline_;
   const bool idempotent = request.method == "GET";
   const int attempts = idempotent ? std::max(1, retry_.get_attempts) : 1;
   auto backoff = retry_.initial_backoff;
@@ -136,6 +148,7 @@ ApiResult<Json> Client::call(const Request& request) {
       e.message = attempt == 1
                       ? "not tried: the run's time limit (-t) was reached"
                       : "the run's time limit (-t) was reached while retrying: " + last.message;
+      if (!cut_by_deadline_) cut_by_deadline_ = fmt::format("{} not read", request.path);
       return tl::unexpected(e);
     }
     ++requests_made_;
@@ -146,6 +159,12 @@ ApiResult<Json> Client::call(const Request& request) {
     last = data.error();
     last.method = request.method;
     last.path = request.path;
+    if (last.kind == ErrorKind::timeout && deadline_ && clock_.steady_now() >= *deadline_ &&
+        !cut_by_deadline_) {
+      cut_by_deadline_ = last.endpoint.empty()
+                             ? fmt::format("{} did not answer", request.path)
+                             : fmt::format("{} did not answer", host_of(last.endpoint));
+    }
     if (attempt == attempts || !retryable(last)) return tl::unexpected(last);
     if (deadline_ && clock_.steady_now() + backoff >= *deadline_) return tl::unexpected(last);
     spdlog::debug("pve: {} failed ({}), retrying in {} ms", request.path, last.message,

@@ -34,8 +34,12 @@ class Client {
  public:
   Client(Transport& transport, Clock& clock, RetryPolicy retry = {});
 
-  // Every call fails with ErrorKind::timeout once the deadline has passed.
+  // Every call fails with ErrorKind::timeout once the deadline has passed, and no request
+  // waits beyond it.
   void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline);
+  // Set once the deadline cut a request short or kept one from being sent: what did not answer
+  // in time ("pve2.example.lan:8006 did not answer"), for the report's first line.
+  const std::optional<std::string>& cut_by_deadline() const { return cut_by_deadline_; }
 
   ApiResult<Version> version();
   ApiResult<ClusterStatus> cluster_status();
@@ -99,6 +103,7 @@ class Client {
   Clock& clock_;
   RetryPolicy retry_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
+  std::optional<std::string> cut_by_deadline_;
   int requests_made_ = 0;
 };
 

@@ -17,7 +17,7 @@ namespace pvt::pve {
 struct CurlTransport::Handle {
   std::string endpoint;
   CURL* curl = nullptr;
-  std::optional<std::string> expected_fingerprint;
+  std::vector<std::string> expected_fingerprints;
   std::string fingerprint_seen;  // of the last leaf certificate checked
   std::string reason;            // reason phrase of the last status line
   std::string body;
@@ -39,7 +39,8 @@ int pin_verify(int /*preverify_ok*/, X509_STORE_CTX* store) {
     return 1;
   }
   h->fingerprint_seen = pvt::sha256_fingerprint(X509_STORE_CTX_get_current_cert(store));
-  if (h->expected_fingerprint && h->fingerprint_seen == *h->expected_fingerprint) {
+  const auto& pins = h->expected_fingerprints;
+  if (std::find(pins.begin(), pins.end(), h->fingerprint_seen) != pins.end()) {
     X509_STORE_CTX_set_error(store, X509_V_OK);
     return 1;
   }
@@ -106,7 +107,7 @@ CurlTransportOptions options_from_config(const config::PveSection& pve) {
   o.token_id = pve.token_id;
   o.token_secret = pve.token_secret;
   o.ca_file = pve.ca_file;
-  o.fingerprint = pve.fingerprint;
+  o.fingerprints = pve.fingerprints;
   o.insecure = pve.insecure;
   o.total_timeout = std::chrono::seconds(pve.timeout_s);
   o.connect_timeout = std::min<std::chrono::milliseconds>(std::chrono::seconds(5), o.total_timeout);
@@ -121,7 +122,7 @@ CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(
     while (!h->endpoint.empty() && h->endpoint.back() == '/') h->endpoint.pop_back();
     h->curl = curl_easy_init();
     // The config loader normalises to upper case; options built by hand may not be.
-    if (options_.fingerprint) h->expected_fingerprint = upper(*options_.fingerprint);
+    for (const auto& fp : options_.fingerprints) h->expected_fingerprints.push_back(upper(fp));
     handles_.push_back(std::move(h));
   }
 }
@@ -140,6 +141,15 @@ Result<Response, ApiError> CurlTransport::perform(const Request& request) {
   last.message = "no endpoint configured";
   for (size_t i = 0; i < handles_.size(); ++i) {
     const size_t idx = (preferred_ + i) % handles_.size();
+    if (request.deadline && std::chrono::steady_clock::now() >= *request.deadline) {
+      // The run's time is up: the next endpoint would only be given no time at all.
+      if (i == 0) {
+        last.kind = ErrorKind::timeout;
+        last.endpoint = handles_[idx]->endpoint;
+        last.message = "not tried: the run's time limit was reached";
+      }
+      return tl::unexpected(last);
+    }
     bool request_sent = false;
     auto res = perform_on(*handles_[idx], request, request_sent);
     if (res) {
@@ -181,9 +191,16 @@ Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& r
   headers = curl_slist_append(headers, "Accept: application/json");
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
+  auto total = options_.total_timeout;
+  if (request.deadline) {
+    // At least 1 ms: curl reads 0 as "no limit".
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        *request.deadline - std::chrono::steady_clock::now());
+    total = std::clamp(left, std::chrono::milliseconds(1), total);
+  }
+  const auto connect = std::min(options_.connect_timeout, total);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect.count()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(total.count()));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &h.body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -192,7 +209,7 @@ Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& r
   if (options_.insecure) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-  } else if (options_.fingerprint) {
+  } else if (!options_.fingerprints.empty()) {
     // The pin stands for the certificate itself, so neither CA trust nor the host name matter:
     // pin_verify accepts exactly the pinned leaf.
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -205,7 +222,11 @@ Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& r
     // reaches the nodes under other names pins the fingerprint instead.
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (options_.ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file->c_str());
+    if (options_.ca_file) {
+      // That file alone: no system CA directory, so no public CA can vouch for a node.
+      curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file->c_str());
+      curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
+    }
   }
 
   CURLcode rc = curl_easy_perform(c);
@@ -231,11 +252,15 @@ Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& r
       case CURLE_SSL_CACERT_BADFILE:
       case CURLE_SSL_CERTPROBLEM:
         e.kind = ErrorKind::tls;
-        if (h.expected_fingerprint && !h.fingerprint_seen.empty() &&
-            h.fingerprint_seen != *h.expected_fingerprint) {
+        if (!h.expected_fingerprints.empty() && !h.fingerprint_seen.empty()) {
           e.fingerprint_seen = h.fingerprint_seen;
-          e.message = fmt::format("{}: certificate fingerprint {} does not match the pinned {}",
-                                  h.endpoint, h.fingerprint_seen, *h.expected_fingerprint);
+          std::string pinned;
+          for (const auto& fp : h.expected_fingerprints)
+            pinned += (pinned.empty() ? "" : ", ") + fp;
+          e.message = fmt::format(
+              "{}: certificate fingerprint {} is not among the pinned ({}): add this node's "
+              "fingerprint to pve.fingerprint, or trust the cluster CA with pve.ca_file",
+              h.endpoint, h.fingerprint_seen, pinned);
         }
         break;
       default:

@@ -19,7 +19,7 @@ struct CurlTransportOptions {
   std::string token_id;
   std::string token_secret;
   std::optional<std::string> ca_file;
-  std::optional<std::string> fingerprint;  // "AA:BB:..." upper case
+  std::vector<std::string> fingerprints;  // "AA:BB:..." upper case; any one may match
   bool insecure = false;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds total_timeout{10000};

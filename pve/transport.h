@@ -2,6 +2,8 @@
 // carries them (libcurl in production, canned answers in tests).
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +19,9 @@ struct Request {
   std::string method = "GET";  // GET, POST, PUT, DELETE
   std::string path;            // below /api2/json, starting with '/'; segments already escaped
   Params params;               // query string for GET/DELETE, form body for POST/PUT
+  // The run's time limit: the transport gives every attempt at most the time left until then
+  // (and never more than its own timeout), and tries no further endpoint once it has passed.
+  std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt;
 };
 
 struct Response {

@@ -15,7 +15,22 @@ namespace {
 using report::Status;
 
 bool kept_from_check(const std::string& rule) {
-  return rule.rfind("backup.", 0) == 0 || rule == "token.privileges";
+  return rule.rfind("backup.", 0) == 0 || rule == "token.privileges" || rule == "pve.tls";
+}
+
+// Each target's results together, in the config's order (the token and the cluster first), so
+// the report lists each guest once.
+void group_by_target(report::Report& r, const config::Config& cfg) {
+  auto rank = [&](const std::string& target) {
+    for (size_t i = 0; i < cfg.guests.size(); ++i) {
+      if (cfg.guests[i].name == target) return i + 1;
+    }
+    return size_t{0};
+  };
+  std::stable_sort(r.results.begin(), r.results.end(),
+                   [&](const report::RuleResult& a, const report::RuleResult& b) {
+                     return rank(a.target) < rank(b.target);
+                   });
 }
 
 void add(report::Report& r, const char* rule, const std::string& target, const Finding& f) {
@@ -85,6 +100,9 @@ report::Report verify_guests(const config::Config& cfg, pve::Client& client,
   for (const auto& result : full.results) {
     if (kept_from_check(result.rule)) r.results.push_back(result);
   }
+  for (const auto& m : full.measurements) {
+    if (m.name.rfind("backup_", 0) == 0) r.measurements.push_back(m);
+  }
 
   // Prune settings of the storages, for jobs that have none of their own.
   std::map<std::string, std::map<std::string, std::string>> storage_prune;
@@ -147,6 +165,7 @@ report::Report verify_guests(const config::Config& cfg, pve::Client& client,
       restore.why_not_status = report::Status::critical;
     }
   }
+  group_by_target(r, cfg);
   return r;
 }
 
@@ -176,6 +195,7 @@ report::Report verify_with_restore(const config::Config& cfg, pve::Client& clien
     }
     add(r, "backup.restore", cfg.guests[i].name, f);
   }
+  group_by_target(r, cfg);
   return r;
 }
 

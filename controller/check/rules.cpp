@@ -23,12 +23,26 @@ std::optional<std::string> opt(std::string s) { return std::optional<std::string
 struct Builder {
   std::vector<RuleResult>& out;
   void add(std::string rule, std::string target, Status status, std::optional<std::string> observed,
-           std::optional<std::string> expected, std::string message, std::string remediation = "") {
+           std::optional<std::string> expected, std::string message, std::string remediation = "",
+           std::string headline = "") {
     if (status == Status::ok) remediation.clear();
     out.push_back(RuleResult{std::move(rule), std::move(target), status, std::move(observed),
-                             std::move(expected), std::move(message), std::move(remediation)});
+                             std::move(expected), std::move(message), std::move(remediation),
+                             std::move(headline)});
   }
 };
+
+report::Measurement measure(std::string target, std::string name, double value, report::Unit unit,
+                            std::optional<double> crit = std::nullopt) {
+  report::Measurement m;
+  m.target = std::move(target);
+  m.name = std::move(name);
+  m.value = value;
+  m.unit = unit;
+  m.crit = crit;
+  m.min = 0;
+  return m;
+}
 
 std::string cli_for(config::GuestType t) { return t == config::GuestType::qemu ? "qm" : "pct"; }
 
@@ -197,6 +211,22 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
     rep.error = fmt::format("the Proxmox VE API cannot be used: {}", e.describe());
   }
 
+  // --- TLS ---
+  if (cfg.pve && cfg.pve->insecure) {
+    b.add("pve.tls", "cluster", Status::warning, opt("insecure"), opt("verified"),
+          "insecure = true: the API's certificate is not verified, so anyone on the path can "
+          "read the token",
+          "copy /etc/pve/pve-root-ca.pem from a node and set ca_file to it (or pin each node's "
+          "fingerprint), then remove insecure",
+          "certificate not verified (insecure = true)");
+  } else if (cfg.pve) {
+    b.add("pve.tls", "cluster", Status::ok,
+          opt(cfg.pve->ca_file ? "verified (ca_file)" : "verified (pinned fingerprint)"),
+          opt("verified"),
+          cfg.pve->ca_file ? "certificate verified against " + *cfg.pve->ca_file
+                           : "certificate pinned by fingerprint");
+  }
+
   // --- cluster ---
   if (!o.cluster) {
     b.add("cluster.quorum", "cluster", Status::unknown, std::nullopt, opt("quorate"),
@@ -224,6 +254,13 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
             "two-node cluster, temporarily `pvecm expected 1`)");
     }
     const auto n = c.nodes.size();
+    {
+      auto online = std::count_if(c.nodes.begin(), c.nodes.end(),
+                                  [](const pve::ClusterNode& node) { return node.online; });
+      auto m = measure("cluster", "nodes_online", static_cast<double>(online), report::Unit::none);
+      m.max = static_cast<double>(n);
+      rep.measurements.push_back(std::move(m));
+    }
     if (n != 2) {
       b.add("cluster.two_node", "cluster", Status::ok, opt(fmt::format("{} nodes", n)),
             std::nullopt, fmt::format("{} nodes", n));
@@ -448,7 +485,7 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
       } else {
         b.add("guest.onboot", name, Status::critical, opt("0"), opt("1"),
               "not started at boot: after a power loss this tunnel stays down",
-              fmt::format("`{} set {} --onboot 1`", tool, g.vmid));
+              fmt::format("`{} set {} --onboot 1`", tool, g.vmid), "not set to start at boot");
       }
       if (g.startup_order) {
         auto spec = c.startup ? pve::parse_startup(*c.startup) : std::nullopt;
@@ -465,7 +502,8 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
     }
     if (node_down) {
       b.add("guest.running", name, Status::unknown, opt(r.status), opt("running"),
-            fmt::format("node {} cannot be reached: the guest's state is unknown", r.node));
+            fmt::format("node {} cannot be reached: the guest's state is unknown", r.node), "",
+            fmt::format("{} offline", r.node));
     } else if (r.status == "running") {
       b.add("guest.running", name, Status::ok, opt("running"), opt("running"), "running");
     } else {
@@ -474,7 +512,8 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
             fmt::format("{} {} is {}: its tunnel is down", r.type, g.vmid, r.status),
             ha ? fmt::format("`ha-manager set {}:{} --state started`",
                              g.type == config::GuestType::qemu ? "vm" : "ct", g.vmid)
-               : fmt::format("`{} start {}`", tool, g.vmid));
+               : fmt::format("`{} start {}`", tool, g.vmid),
+            fmt::format("{} {}", r.type == "lxc" ? "container" : "VM", r.status));
     }
     std::optional<std::string> lock = r.lock;
     if (go.config && *go.config && (*go.config)->lock) lock = (*go.config)->lock;
@@ -557,6 +596,15 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
     } else if (!unreadable_storage.empty() && !newest) {
       b.add("backup.age", name, Status::unknown, std::nullopt, opt(allowed_s),
             "cannot list backups on " + unreadable_storage);
+    } else if (newest && !o.jobs) {
+      // Without the jobs the allowed age is a guess: max_age_h could call a backup fresh that
+      // the job's schedule says is overdue.
+      b.add("backup.age", name, Status::unknown,
+            opt(fmt::format("{} ({})", format_age(std::chrono::seconds(now_s - newest->ctime)),
+                            utc(newest->ctime))),
+            std::nullopt,
+            "cannot read the backup jobs, so the allowed age is unknown: " +
+                o.jobs.error().describe());
     } else if (!newest) {
       b.add("backup.age", name, Status::critical, opt("no backup"), opt(allowed_s),
             go.backups.empty()
@@ -566,6 +614,11 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
     } else {
       const auto age = std::chrono::seconds(now_s - newest->ctime);
       const std::string observed = fmt::format("{} ({})", format_age(age), utc(newest->ctime));
+      rep.measurements.push_back(measure(name, "backup_age", static_cast<double>(age.count()),
+                                         report::Unit::seconds,
+                                         static_cast<double>(allowed.count())));
+      rep.measurements.push_back(
+          measure(name, "backup_size", static_cast<double>(newest->size), report::Unit::bytes));
       if (age <= allowed) {
         b.add("backup.age", name, Status::ok, opt(observed), opt(allowed_s),
               fmt::format("newest backup {} is fresh enough ({})", newest->volid, allowance.basis));
@@ -573,7 +626,8 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
         b.add("backup.age", name, Status::critical, opt(observed), opt(allowed_s),
               fmt::format("newest backup {} is older than allowed ({})", newest->volid,
                           allowance.basis),
-              fmt::format("check the backup job and run one now: `vzdump {}`", g.vmid));
+              fmt::format("check the backup job and run one now: `vzdump {}`", g.vmid),
+              fmt::format("newest backup {} old (allowed {})", format_age(age), allowed_s));
       }
     }
     // backup.task
@@ -628,23 +682,34 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
           case GuestBackupOutcome::Result::warnings:
             b.add("backup.task", name, Status::warning, opt(outcome->detail), opt("OK"),
                   fmt::format("last vzdump task ({}) ended with warnings", when),
-                  fmt::format("read the log: `pvenode task log {}`", outcome->upid));
+                  fmt::format("read the log: `pvenode task log {}`", outcome->upid),
+                  "last backup ended with warnings");
             break;
           default:
             b.add("backup.task", name, Status::critical, opt(outcome->detail), opt("OK"),
                   fmt::format("last vzdump task ({}) failed for {}", when, g.vmid),
                   fmt::format("read the log: `pvenode task log {}`, fix the cause, run `vzdump {}`",
-                              outcome->upid, g.vmid));
+                              outcome->upid, g.vmid),
+                  "last backup failed");
         }
       }
     }
     // backup.verification: only where the storage verifies (PBS).
     if (newest_pbs) {
       const auto& v = *newest_pbs;
-      if (!v.verification) {
-        b.add("backup.verification", name, Status::warning, opt("none"), opt("ok"),
-              fmt::format("{} has not been verified yet", v.volid),
-              "add a verify job on the PBS datastore");
+      const auto verify_grace = std::chrono::hours(cfg.backup.verify_grace_h);
+      const auto backup_age = std::chrono::seconds(now_s - v.ctime);
+      if (!v.verification && backup_age <= verify_grace) {
+        b.add("backup.verification", name, Status::ok, opt("not verified yet"), opt("ok"),
+              fmt::format("{} is {} old: not verified yet, which is fine for up to "
+                          "verify_grace_h {}h",
+                          v.volid, format_age(backup_age), cfg.backup.verify_grace_h));
+      } else if (!v.verification) {
+        b.add("backup.verification", name, Status::warning, opt("never verified"), opt("ok"),
+              fmt::format("{} is {} old and has never been verified (verify_grace_h {}h)", v.volid,
+                          format_age(backup_age), cfg.backup.verify_grace_h),
+              "add a verify job on the PBS datastore that runs after the backup window",
+              "newest backup never verified");
       } else if (v.verification->state == "ok") {
         b.add("backup.verification", name, Status::ok, opt("ok"), opt("ok"),
               fmt::format("{} verified", v.volid));
@@ -708,6 +773,11 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
         b.add("tunnel.probe", t.name, Status::ok,
               opt(fmt::format("ok ({} ms)", s.probe.latency_ms.value_or(0))), opt("ok"),
               "end-to-end probe through the VPS succeeded");
+      }
+      if (s.probe.latency_ms) {
+        rep.measurements.push_back(measure(t.name, "probe_latency",
+                                           static_cast<double>(*s.probe.latency_ms) / 1000.0,
+                                           report::Unit::seconds));
       }
     }
   }

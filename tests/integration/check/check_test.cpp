@@ -75,8 +75,10 @@ TEST_F(CheckAgainstSim, TextOutputStartsWithThePluginLine) {
   auto r = testing::run(
       {PVT_BINARY_DIR "/pvectl-tunnel", "check", "--config", (dir_ / "config.toml").string()});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(
-      r.out.rfind("PVECTL-TUNNEL CRITICAL - 1 critical, 0 warning | critical=1;warning=0;", 0), 0u)
+  EXPECT_EQ(r.out.rfind("PVECTL-TUNNEL CRITICAL - tunnel2: not set to start at boot | critical=1 "
+                        "warning=0 unknown=0 ",
+                        0),
+            0u)
       << r.out;
   EXPECT_EQ(r.out.find("\033["), std::string::npos) << "no colour when stdout is not a TTY";
 }

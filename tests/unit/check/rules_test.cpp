@@ -258,7 +258,14 @@ TEST(Rules, VerificationStates) {
   v.verification = pve::Verification{"failed", "UPID:x"};
   EXPECT_EQ(status(evaluate(make_config(), o), "backup.verification", "tunnel1"), Status::critical);
   v.verification.reset();
-  EXPECT_EQ(status(evaluate(make_config(), o), "backup.verification", "tunnel1"), Status::warning);
+  // Not verified yet: fine while younger than verify_grace_h (36 h), a WARNING after.
+  auto cfg = make_config();
+  v.ctime = kNow - 36 * 3600;
+  EXPECT_EQ(status(evaluate(cfg, o), "backup.verification", "tunnel1"), Status::ok);
+  v.ctime = kNow - 36 * 3600 - 1;
+  EXPECT_EQ(status(evaluate(cfg, o), "backup.verification", "tunnel1"), Status::warning);
+  cfg.backup.verify_grace_h = 48;
+  EXPECT_EQ(status(evaluate(cfg, o), "backup.verification", "tunnel1"), Status::ok);
   o.guests[0].backups[0].plugintype = "dir";
   EXPECT_EQ(find(evaluate(make_config(), o), "backup.verification", "tunnel1"), nullptr);
 }
@@ -377,11 +384,11 @@ TEST(Report, JsonSchemaAndPluginLine) {
   EXPECT_EQ(j["exit_code"], 2);
   EXPECT_EQ(j["checked_at"], report::format_utc(o.now));
   EXPECT_FALSE(j.contains("error"));
-  auto text = report::to_text(rep, false);
-  EXPECT_EQ(
-      text.substr(0, text.find('\n')),
-      "PVECTL-TUNNEL CRITICAL - 1 critical, 0 warning | critical=1;warning=0;unknown=0;ok=25");
-  EXPECT_NE(report::to_text(rep, true).find("\033[31m"), std::string::npos);
+  auto text = report::to_text(rep, {});
+  EXPECT_EQ(text.substr(0, text.find(" | ")),
+            "PVECTL-TUNNEL CRITICAL - tunnel2: not set to start at boot");
+  EXPECT_NE(text.find(" | critical=1 warning=0 unknown=0 ok=25 "), std::string::npos) << text;
+  EXPECT_NE(report::to_text(rep, {.color = true}).find("\033[31m"), std::string::npos);
   auto unknown = report::unknown_report("bad config", o.now);
   EXPECT_EQ(report::to_json(unknown)["status"], "UNKNOWN");
   EXPECT_EQ(report::to_json(unknown)["error"], "bad config");

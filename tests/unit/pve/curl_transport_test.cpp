@@ -237,7 +237,7 @@ struct CurlTransportTest : ::testing::Test {
 
 TEST_F(CurlTransportTest, PinnedFingerprintIsTrustedAndTheTokenIsSent) {
   auto o = options({server.url()});
-  o.fingerprint = cert.fingerprint();
+  o.fingerprints = {cert.fingerprint()};
   CurlTransport t(o);
   auto r = t.perform(Request{"GET", "/version", {{"verbose", "1"}}});
   ASSERT_TRUE(r) << r.error().describe();
@@ -256,7 +256,7 @@ TEST_F(CurlTransportTest, PinIsComparedWithoutRegardToCase) {
   std::string lower = cert.fingerprint();
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return std::tolower(c); });
-  o.fingerprint = lower;
+  o.fingerprints = {lower};
   CurlTransport t(o);
   auto r = t.perform(Request{"GET", "/version", {}});
   ASSERT_TRUE(r) << r.error().describe();
@@ -266,7 +266,7 @@ TEST_F(CurlTransportTest, FingerprintMismatchReportsTheFingerprintSeen) {
   auto o = options({server.url()});
   std::string wrong;
   for (int i = 0; i < 32; ++i) wrong += i == 0 ? "AB" : ":AB";
-  o.fingerprint = wrong;
+  o.fingerprints = {wrong};
   CurlTransport t(o);
   auto r = t.perform(Request{"GET", "/version", {}});
   ASSERT_FALSE(r);
@@ -319,7 +319,7 @@ TEST_F(CurlTransportTest, InsecureSkipsVerification) {
 TEST_F(CurlTransportTest, FailsOverFromADeadEndpointAndPrefersTheLiveOne) {
   ClosedPort dead;
   auto o = options({dead.url(), server.url()});
-  o.fingerprint = cert.fingerprint();
+  o.fingerprints = {cert.fingerprint()};
   CurlTransport t(o);
   EXPECT_EQ(t.preferred_endpoint(), dead.url());
   auto r = t.perform(Request{"GET", "/version", {}});
@@ -334,7 +334,7 @@ TEST_F(CurlTransportTest, FailsOverFromADeadEndpointAndPrefersTheLiveOne) {
 TEST_F(CurlTransportTest, EveryEndpointDeadIsUnreachable) {
   ClosedPort a, b;
   auto o = options({a.url(), b.url()});
-  o.fingerprint = cert.fingerprint();
+  o.fingerprints = {cert.fingerprint()};
   CurlTransport t(o);
   auto r = t.perform(Request{"GET", "/version", {}});
   ASSERT_FALSE(r);
@@ -345,7 +345,7 @@ TEST_F(CurlTransportTest, EveryEndpointDeadIsUnreachable) {
 
 TEST_F(CurlTransportTest, PostSendsAFormBody) {
   auto o = options({server.url()});
-  o.fingerprint = cert.fingerprint();
+  o.fingerprints = {cert.fingerprint()};
   CurlTransport t(o);
   FakeClock clock;
   Client client(t, clock);
