@@ -1,6 +1,6 @@
-// Loading and validation of the config file (DESIGN.md §6). The loader walks the TOML tree once,
-// fills the model and collects every problem with the position of the offending key or value, so
-// a user fixes the whole file in one pass instead of one error per run.
+// Loading and validation of the config file (docs/configuration.md). The loader walks the TOML tree
+// once, fills the model and collects every problem with the position of the offending key or value,
+// so a user fixes the whole file in one pass instead of one error per run.
 #include "common/config.h"
 
 #include <fcntl.h>
@@ -33,9 +33,9 @@ constexpr int64_t kVmidMax = 999999999;
 // Where problems about the file as a whole (a missing section) point: its first line.
 constexpr Position kFileStart{1, 1};
 
-// What a command reads (the "read by" column of §6). A section the command does not read may be
-// absent; when present it is still checked for unknown keys and bad values, because a typo in it
-// is a typo for whichever command reads it next.
+// What a command reads (the "read by" column of docs/configuration.md). A section the command
+// does not read may be absent; when present it is still checked for unknown keys and bad values,
+// because a typo in it is a typo for whichever command reads it next.
 struct Reads {
   bool pve = false;              // [pve] and its files
   bool guests = false;           // [[guest]] name, node, vmid, type
@@ -528,7 +528,7 @@ class Loader {
           add(s.at("guest"), s.key("guest"), std::move(message));
         }
       }
-      // Every command that meets a tunnel reads its role (§6: "all").
+      // Every command that meets a tunnel reads its role.
       if (auto role = get_string(s, "role", true)) {
         if (*role == "primary") {
           t.role = TunnelRole::primary;
@@ -597,7 +597,7 @@ class Loader {
           t.control_url = *url;
         }
       }
-      // §6: the token is required "if control_listen or control_url". control_listen always has
+      // The token is required "if control_listen or control_url". control_listen always has
       // a value (the API is always on, loopback by default), so the worker always needs its
       // token: an unauthenticated control API is never what a user wants. check and the
       // controller only talk to workers that have a control_url, so only then do they need it.
