@@ -1,5 +1,5 @@
-// The `pvectl-tunnel` command line (DESIGN.md §8): parses arguments with CLI11, maps parse
-// errors to the exit codes of §8, and dispatches to the subcommands.
+// The `pvectl-tunnel` command line (README.md; `--help`): parses arguments with CLI11, maps parse
+// errors to the exit codes of cli/exit_codes.h, and dispatches to the subcommands.
 #pragma once
 
 namespace pvt::cli {

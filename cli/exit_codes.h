@@ -1,4 +1,4 @@
-// Exit codes of DESIGN.md §8, shared by every subcommand.
+// Exit codes (README.md, "Exit codes and output"), shared by every subcommand.
 #pragma once
 
 namespace pvt::cli {

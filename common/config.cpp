@@ -1,6 +1,6 @@
-// Loading and validation of the config file (DESIGN.md §6). The loader walks the TOML tree once,
-// fills the model and collects every problem with the position of the offending key or value, so
-// a user fixes the whole file in one pass instead of one error per run.
+// Loading and validation of the config file (docs/configuration.md). The loader walks the TOML tree
+// once, fills the model and collects every problem with the position of the offending key or value,
+// so a user fixes the whole file in one pass instead of one error per run.
 #include "common/config.h"
 
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 #include <map>
 #include <tuple>
 
+#include "common/config_keys.h"
 #include "common/config_values.h"
 
 namespace pvt::config {
@@ -32,9 +33,9 @@ constexpr int64_t kVmidMax = 999999999;
 // Where problems about the file as a whole (a missing section) point: its first line.
 constexpr Position kFileStart{1, 1};
 
-// What a command reads (the "read by" column of §6). A section the command does not read may be
-// absent; when present it is still checked for unknown keys and bad values, because a typo in it
-// is a typo for whichever command reads it next.
+// What a command reads (the "read by" column of docs/configuration.md). A section the command
+// does not read may be absent; when present it is still checked for unknown keys and bad values,
+// because a typo in it is a typo for whichever command reads it next.
 struct Reads {
   bool pve = false;              // [pve] and its files
   bool guests = false;           // [[guest]] name, node, vmid, type
@@ -68,50 +69,11 @@ Reads reads_for(Command command) {
   return r;
 }
 
-const std::vector<std::string_view> kRootKeys = {"pve",    "guest",      "tunnel",
-                                                 "backup", "controller", "vps"};
-const std::vector<std::string_view> kPveKeys = {"endpoints", "token_id",    "token_secret_file",
-                                                "ca_file",   "fingerprint", "insecure",
-                                                "timeout_s"};
-const std::vector<std::string_view> kGuestKeys = {"name", "node", "vmid", "type", "startup_order"};
-const std::vector<std::string_view> kTunnelKeys = {"name",
-                                                   "guest",
-                                                   "role",
-                                                   "vps_host",
-                                                   "vps_port",
-                                                   "user",
-                                                   "key_file",
-                                                   "passphrase_file",
-                                                   "known_hosts_file",
-                                                   "remote",
-                                                   "allow_public_bind",
-                                                   "local",
-                                                   "keepalive_interval_s",
-                                                   "keepalive_count_max",
-                                                   "probe",
-                                                   "probe_path",
-                                                   "probe_interval_s",
-                                                   "probe_failures_max",
-                                                   "forward_pending_max_s",
-                                                   "drain_timeout_s",
-                                                   "control_listen",
-                                                   "control_url",
-                                                   "control_token_file"};
-const std::vector<std::string_view> kBackupKeys = {"storage",           "max_age_h",
-                                                   "grace_h",           "verify_grace_h",
-                                                   "restore_test_vmid", "restore_test_storage"};
-const std::vector<std::string_view> kControllerKeys = {"interval_s",
-                                                       "enforce",
-                                                       "listen",
-                                                       "lock_dir",
-                                                       "lease_s",
-                                                       "start_min_interval_s",
-                                                       "start_backoff_max_s",
-                                                       "reconnect_after_cycles",
-                                                       "backup_check_interval_s",
-                                                       "audit_log",
-                                                       "token_file"};
-const std::vector<std::string_view> kVpsKeys = {"public_url"};
+// The keys of a section (common/config_keys.h); every section the loader reads is listed there.
+const std::vector<std::string_view>& keys_of(std::string_view section) {
+  return find_known_section(section)->keys;
+}
+
 const std::vector<std::string_view> kEnforceActions = {"start", "onboot", "backup", "reconnect"};
 
 std::string_view describe(toml::node_type type) {
@@ -184,7 +146,7 @@ class Loader {
       add(e.source().begin, "", fmt::format("invalid TOML: {}", e.description()));
       return tl::unexpected(std::move(problems_));
     }
-    check_keys(root, "", kRootKeys);
+    check_keys(root, "", known_section_names());
     read_pve(root);
     read_guests(root);
     read_tunnels(root);
@@ -405,7 +367,7 @@ class Loader {
     const toml::table* table = section_table(root, "pve");
     if (table == nullptr) return;
     Section s{*table, "pve"};
-    check_keys(*table, s.name, kPveKeys);
+    check_keys(*table, s.name, keys_of("pve"));
     const bool need = reads_.pve;
     PveSection pve;
 
@@ -498,7 +460,7 @@ class Loader {
     auto tables = array_tables(root, "guest", need);
     for (std::size_t i = 0; i < tables.size(); ++i) {
       Section s{*tables[i], fmt::format("guest[{}]", i)};
-      check_keys(s.table, s.name, kGuestKeys);
+      check_keys(s.table, s.name, keys_of("guest"));
       Guest guest;
       if (auto name = get_name(s, need)) {
         guest.name = *name;
@@ -560,7 +522,7 @@ class Loader {
     auto tables = array_tables(root, "tunnel", reads_.at_least_one_tunnel);
     for (std::size_t i = 0; i < tables.size(); ++i) {
       Section s{*tables[i], fmt::format("tunnel[{}]", i)};
-      check_keys(s.table, s.name, kTunnelKeys);
+      check_keys(s.table, s.name, keys_of("tunnel"));
       const bool worker = reads_.tunnel_worker;
       Tunnel t;
       if (auto name = get_name(s, reads_.tunnel_identity)) {
@@ -581,7 +543,7 @@ class Loader {
           add(s.at("guest"), s.key("guest"), std::move(message));
         }
       }
-      // Every command that meets a tunnel reads its role (§6: "all").
+      // Every command that meets a tunnel reads its role.
       if (auto role = get_string(s, "role", true)) {
         if (*role == "primary") {
           t.role = TunnelRole::primary;
@@ -650,7 +612,7 @@ class Loader {
           t.control_url = *url;
         }
       }
-      // §6: the token is required "if control_listen or control_url". control_listen always has
+      // The token is required "if control_listen or control_url". control_listen always has
       // a value (the API is always on, loopback by default), so the worker always needs its
       // token: an unauthenticated control API is never what a user wants. check and the
       // controller only talk to workers that have a control_url, so only then do they need it.
@@ -670,7 +632,7 @@ class Loader {
     const toml::table* table = section_table(root, "backup");
     if (table == nullptr) return;
     Section s{*table, "backup"};
-    check_keys(*table, s.name, kBackupKeys);
+    check_keys(*table, s.name, keys_of("backup"));
     BackupSection& b = config_.backup;
     if (auto storage = get_string(s, "storage", false)) b.storage = *storage;
     read_int(s, "max_age_h", b.max_age_h, 1);
@@ -694,7 +656,7 @@ class Loader {
     const toml::table* table = section_table(root, "controller");
     if (table == nullptr) return;
     Section s{*table, "controller"};
-    check_keys(*table, s.name, kControllerKeys);
+    check_keys(*table, s.name, keys_of("controller"));
     ControllerSection& c = config_.controller;
     const bool need = reads_.controller;
     read_int(s, "interval_s", c.interval_s, 1);
@@ -748,7 +710,7 @@ class Loader {
     const toml::table* table = section_table(root, "vps");
     if (table == nullptr) return;
     Section s{*table, "vps"};
-    check_keys(*table, s.name, kVpsKeys);
+    check_keys(*table, s.name, keys_of("vps"));
     if (auto url = get_string(s, "public_url", false)) {
       if (auto error = url_error(*url, {"http", "https"})) {
         add(s.at("public_url"), s.key("public_url"), *error);

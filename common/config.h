@@ -1,4 +1,4 @@
-// The one config file (DESIGN.md §6): typed model, loading and validation.
+// The one config file (docs/configuration.md): typed model, loading and validation.
 // Key names are a contract with Ansible and users: add keys, never rename them.
 #pragma once
 
@@ -17,7 +17,8 @@ inline constexpr const char* kDefaultPath = "/etc/pvectl-tunnel/config.toml";
 enum class GuestType { qemu, lxc };
 enum class TunnelRole { primary, backup };
 
-// The command whose needs decide which sections and files are validated (§6 "read by").
+// The command whose needs decide which sections and files are validated (the "read by" column
+// of docs/configuration.md).
 enum class Command { check, controller, tunnel, backup, vps };
 
 std::string_view to_string(GuestType t);
@@ -124,7 +125,7 @@ struct Config {
   const Tunnel* find_tunnel(std::string_view name) const;
 };
 
-// One validation problem, printed as `FILE:LINE:COLUMN: KEY: message` (§6).
+// One validation problem, printed as `FILE:LINE:COLUMN: KEY: message`.
 struct Problem {
   std::string file;
   int line = 0;

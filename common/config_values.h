@@ -1,6 +1,6 @@
-// Checks for the textual values of the config file (§6): addresses, URLs, token ids,
-// fingerprints, and the "did you mean" hint for misspelt keys. Pure functions on strings, so the
-// loader stays about structure and positions, and these rules are testable on their own.
+// Checks for the textual values of the config file (docs/configuration.md): addresses, URLs, token
+// ids, fingerprints, and the "did you mean" hint for misspelt keys. Pure functions on strings, so
+// the loader stays about structure and positions, and these rules are testable on their own.
 #pragma once
 
 #include <optional>
@@ -15,8 +15,8 @@ namespace pvt::config {
 
 // Which host part an address key accepts.
 enum class HostKind {
-  ip_literal,  // IPv4 or bracketed IPv6, e.g. a bind address ("IP:PORT" in §6)
-  any_host,    // also a DNS name ("HOST:PORT" in §6)
+  ip_literal,  // IPv4 or bracketed IPv6, e.g. a bind address ("IP:PORT" in the docs)
+  any_host,    // also a DNS name ("HOST:PORT" in the docs)
 };
 
 // Parses "HOST:PORT" ("[::1]:9190" for IPv6). The error is a message for the user.

@@ -1,4 +1,5 @@
-// The compliance report (DESIGN.md §7) shared by `check`, `backup verify` and `vps status`:
+// The compliance report (README.md, "Exit codes and output") shared by `check`, `backup verify`
+// and `vps status`:
 // results per rule and target, the worst one decides the status and the exit code.
 #pragma once
 
@@ -13,8 +14,8 @@
 
 namespace pvt::report {
 
-// Ordered by severity for aggregation: unknown sits between warning and critical (§7: an
-// UNKNOWN result decides the report only when nothing is CRITICAL).
+// Ordered by severity for aggregation: unknown sits between warning and critical (an UNKNOWN
+// result decides the report only when nothing is CRITICAL).
 enum class Status { ok, warning, unknown, critical };
 
 const char* to_string(Status s);  // "OK", "WARNING", "UNKNOWN", "CRITICAL"
@@ -65,7 +66,7 @@ Report unknown_report(std::string error, std::chrono::system_clock::time_point a
 // RFC 3339 UTC with seconds: "2026-11-24T19:00:00Z" (common/utc_time.h).
 using pvt::format_utc;
 
-// The §7 JSON schema.
+// The JSON report, schema 1 (README.md, "Exit codes and output").
 nlohmann::json to_json(const Report& r);
 
 // The first line in the Monitoring Plugins form: "PVECTL-TUNNEL CRITICAL - <the worst findings,

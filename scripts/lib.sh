@@ -3,7 +3,7 @@
 
 PVT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# Debian 12 packages the build, the tests and the demo need (DESIGN.md §4).
+# Debian 12 packages the build, the tests and the demo need.
 PVT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates openssl
   libcurl4-openssl-dev nlohmann-json3-dev libssh2-1-dev libcpp-httplib-dev libspdlog-dev

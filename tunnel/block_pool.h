@@ -2,7 +2,8 @@
 //  - libssh2's packets, given to the session through libssh2_session_init_ex. libssh2 allocates
 //    and frees every incoming ~32 KiB packet; with glibc's defaults the heap top shrinks and
 //    grows again for each one (~190,000 page faults per GiB received), which halves receive
-//    throughput (../shared/LIBSSH2-NOTES.md). Raising glibc's trim threshold fixes the speed but
+//    throughput (measured with libssh2 1.10 on loopback: 213 MB/s, ~400 MB/s without the
+//    trimming). Raising glibc's trim threshold (mallopt M_TRIM_THRESHOLD) fixes the speed but
 //    keeps freed memory resident for the life of the process.
 //  - the relay's per-direction buffers, which glibc would otherwise map and unmap (they are above
 //    its mmap threshold) every time a connection's buffer fills and drains.

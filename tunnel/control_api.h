@@ -1,4 +1,5 @@
-// The worker's control and status API (DESIGN.md §9), served by cpp-httplib on its own threads.
+// The worker's control and status API (README.md, "Operating it": GET /v1/status and /metrics,
+// POST /v1/drain, /v1/resume, /v1/reconnect), served by cpp-httplib on its own threads.
 // The event loop owns all SSH state; the API threads only read the last published status and
 // queue commands, which the loop answers (the loop is woken through an eventfd). Every request
 // needs the bearer token; bad requests get a 4xx with a JSON error.

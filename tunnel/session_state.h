@@ -1,4 +1,5 @@
-// The tunnel worker's session state machine (DESIGN.md §9 states; issue 4). Pure: the event loop
+// The tunnel worker's session state machine (the states README.md lists under "The tunnel
+// worker"). Pure: the event loop
 // feeds it events with timestamps and asks what to wait for; it never touches a socket. Each
 // change is recorded as a Transition with its reason, which the worker logs once
 // ("state forward-pending => serving: forward 127.0.0.1:29000 bound") and reports in its status.
@@ -25,7 +26,7 @@ enum class State {
   stopping,         // SIGTERM: no new channels, open ones finish up to drain_timeout_s
 };
 
-// The §9 name ("forward-pending"), used in logs, status and metrics.
+// The state's name ("forward-pending"), used in logs, status and metrics.
 const char* to_string(State s);
 // One line for people, e.g. for the systemd STATUS= line.
 const char* describe(State s);

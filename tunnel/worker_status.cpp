@@ -134,7 +134,7 @@ std::string worker_metrics(const WorkerStatus& s) {
   auto metric = [&](const char* name, const char* type, const char* help) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   };
-  metric("pvectl_tunnel_state", "gauge", "1 for the worker's current state (DESIGN.md 9)");
+  metric("pvectl_tunnel_state", "gauge", "1 for the worker's current state");
   for (const char* st : kStates) {
     out += fmt::format("pvectl_tunnel_state{{{},state=\"{}\"}} {}\n", tunnel, st,
                        s.state == st ? 1 : 0);

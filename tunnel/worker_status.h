@@ -1,4 +1,5 @@
-// The worker's GET /v1/status answer (DESIGN.md §9), as check and the controller read it.
+// The worker's GET /v1/status answer (name, state, since, vps, forward, reconnects, last_error,
+// probe, channels_open, bytes_in, bytes_out), as check and the controller read it.
 #pragma once
 
 #include <chrono>
@@ -29,7 +30,7 @@ struct WorkerStatus {
   int64_t channels_open = 0;
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
-  // Beyond §9, for people and dashboards; parse_worker_status does not require them.
+  // Beyond the fields above, for people and dashboards; parse_worker_status does not require them.
   std::string role;
   std::string local;
   bool drain_requested = false;

@@ -1,6 +1,7 @@
-// What `backup verify` learns from the backup volumes themselves (DESIGN.md §7: backup.size,
-// backup.archive), beyond what `check` reads. Pure: the volumes and the archive's config text
-// come in as values, so every verdict is unit-tested without a cluster.
+// What `backup verify` learns from the backup volumes themselves (rules backup.size and
+// backup.archive; README.md, "Backup verification"), beyond what `check` reads. Pure: the volumes
+// and the archive's config text come in as values, so every verdict is unit-tested without a
+// cluster.
 #pragma once
 
 #include <optional>

@@ -1,4 +1,5 @@
-// What a restore test checks in the scratch guest it restored (DESIGN.md §7 backup.restore):
+// What a restore test checks in the scratch guest it restored (rule backup.restore; README.md,
+// "Restore test"):
 // the archive's guest came back whole, as a new guest on the test storage, and was not started.
 // Pure: the configs come in as values.
 #pragma once

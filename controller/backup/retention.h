@@ -1,4 +1,5 @@
-// backup.retention (DESIGN.md §7): would the prune settings remove the last verified backup?
+// backup.retention (README.md, "Backup verification"): would the prune settings remove the last
+// verified backup?
 // Pure: PVE's prune selection (PVE::Storage::prune_mark_backup_group) replayed on the volumes of
 // one guest on one storage, with the backup the next run adds, in the node's time zone.
 #pragma once

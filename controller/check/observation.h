@@ -1,5 +1,6 @@
 // Everything `check` read, as values: each piece is the API's answer or the error that kept us
-// from reading it, so the rules can tell "observed false" from "could not see" (DESIGN.md §7).
+// from reading it, so the rules can tell "observed false" from "could not see" (UNKNOWN, never
+// OK).
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// The pure half of `check`: turns what was observed into the rule results of DESIGN.md §7.
+// The pure half of `check`: turns what was observed into the rule results (README.md, "Rules").
 // No I/O, no clock: `Observation::now` is the time of the check.
 #pragma once
 
@@ -11,7 +11,7 @@
 
 namespace pvt::check {
 
-// The age the newest backup of a guest may have (DESIGN.md §7, backup.age): the longest gap
+// The age the newest backup of a guest may have (rule backup.age): the longest gap
 // between consecutive runs of the covering job's schedule in the node's time zone, plus grace_h;
 // max_age_h + grace_h when no enabled job covers the guest or its schedule cannot be read.
 struct BackupAllowance {

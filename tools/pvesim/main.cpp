@@ -1,6 +1,6 @@
 // pvesim --topology FILE --listen 127.0.0.1:PORT [--http] [-v]
 // Prints "listening: https://127.0.0.1:PORT" and "fingerprint: AA:BB:..." then serves until
-// SIGTERM or SIGINT (DESIGN.md §8).
+// SIGTERM or SIGINT (docs/pvesim.md).
 #include <fmt/format.h>
 #include <signal.h>
 

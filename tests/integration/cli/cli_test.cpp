@@ -1,4 +1,5 @@
-// The command-line contract of DESIGN.md §8, exercised on the real binary.
+// The command-line contract (commands, options, output, exit codes; README.md), exercised on
+// the real binary.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 

@@ -1,5 +1,6 @@
-// Every recorded real Proxmox VE answer in shared/pve-fixtures/responses that belongs to an
-// endpoint we model must parse; error answers must map to the right ApiError.
+// Every recorded real Proxmox VE answer in tests/fixtures/pve/responses (where they come from:
+// SOURCES.md there) that belongs to an endpoint we model must parse; error answers must map to
+// the right ApiError.
 #include <gtest/gtest.h>
 
 #include <filesystem>
