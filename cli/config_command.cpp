@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/exit_codes.h"
+#include "common/small_file.h"
 
 namespace pvt::cli {
 namespace {
@@ -16,12 +17,12 @@ namespace {
 // has only [[tunnel]], the VPS's [vps], a Proxmox host's [pve] (+ [controller]).
 std::vector<config::Command> infer_commands(const std::string& path) {
   std::vector<config::Command> commands;
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
+  // A FIFO or a device would hang or never end; the loader says what is wrong with the file.
+  auto text = read_small_file(path, 1024 * 1024);
+  if (!text) return {config::Command::check};
   toml::table t;
   try {
-    t = toml::parse(text.str(), path);
+    t = toml::parse(*text, path);
   } catch (const toml::parse_error&) {
     return {config::Command::check};  // the loader reports the syntax error with its position
   }

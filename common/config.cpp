@@ -20,6 +20,7 @@
 
 #include "common/config_keys.h"
 #include "common/config_values.h"
+#include "common/small_file.h"
 
 namespace pvt::config {
 namespace {
@@ -125,10 +126,16 @@ struct Section {
 };
 
 enum class FileKind {
-  plain,      // must exist and be readable
-  secret,     // also: no access for group or others
-  directory,  // must exist and be a directory
+  plain,        // must exist and be a readable regular file
+  secret,       // also: nobody else may write it, only the group may read it (0600 or 0640)
+  private_key,  // also: no access for group or others (0600)
+  directory,    // must exist and be a directory
 };
+
+// Largest files read: known_hosts of a big site, a CA bundle; a secret is a line.
+constexpr size_t kPlainFileMax = 4 * 1024 * 1024;
+constexpr size_t kSecretFileMax = 64 * 1024;
+constexpr size_t kConfigFileMax = 1024 * 1024;
 
 class Loader {
  public:
@@ -288,29 +295,35 @@ class Loader {
       add(at, dotted, fmt::format("{} is a directory, expected a file", file));
       return;
     }
-    if (kind == FileKind::secret && (st.st_mode & 077) != 0) {
-      const unsigned mode = st.st_mode & 0777;
+    const unsigned mode = st.st_mode & 0777;
+    if (kind == FileKind::private_key && (mode & 077) != 0) {
       add(at, dotted,
-          fmt::format("file is {} by group or others (mode {:04o}); run chmod 600 {}",
+          fmt::format("file is {} by group or others (mode {:04o}); a private key is for its "
+                      "owner only: run chmod 600 {}",
                       (mode & 044) != 0 ? "readable" : "writable", mode, file));
       return;
     }
-    // Opening proves readability for the user we run as (root passes access() for everything).
-    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      add(at, dotted, fmt::format("cannot read {}: {}", file, std::strerror(errno)));
+    // Secrets may be shared read-only with a group (the monitoring user that runs `check`), never
+    // with everyone, and nobody but the owner may change them.
+    if (kind == FileKind::secret && (mode & 037) != 0) {
+      add(at, dotted,
+          fmt::format("file is {} (mode {:04o}); run chmod 600 {}, or to let a monitoring group "
+                      "read it: chgrp GROUP {} && chmod 640 {}",
+                      (mode & 004) != 0   ? "readable by others"
+                      : (mode & 020) != 0 ? "writable by the group"
+                                          : "accessible to others",
+                      mode, file, file, file));
       return;
     }
-    std::string data;
-    char buffer[4096];
-    ssize_t n = 0;
-    while ((n = ::read(fd, buffer, sizeof buffer)) > 0) data.append(buffer, static_cast<size_t>(n));
-    const int read_errno = errno;
-    ::close(fd);
-    if (n < 0) {
-      add(at, dotted, fmt::format("cannot read {}: {}", file, std::strerror(read_errno)));
+    // Reading proves readability for the user we run as (root passes access() for everything);
+    // only regular files, and no more than a file of this kind can sensibly hold.
+    const size_t limit = kind == FileKind::plain ? kPlainFileMax : kSecretFileMax;
+    auto read = read_small_file(file, limit);
+    if (!read) {
+      add(at, dotted, fmt::format("cannot read {}: {}", file, read.error().message));
       return;
     }
+    std::string data = std::move(*read);
     if (contents == nullptr) return;
     while (!data.empty() && std::isspace(static_cast<unsigned char>(data.back()))) data.pop_back();
     if (data.empty()) {
@@ -559,11 +572,11 @@ class Loader {
       if (auto user = get_string(s, "user", worker)) t.user = *user;
       if (auto key = get_path(s, "key_file", worker)) {
         t.key_file = *key;
-        if (worker) check_file(s, "key_file", *key, FileKind::secret);
+        if (worker) check_file(s, "key_file", *key, FileKind::private_key);
       }
       if (auto passphrase = get_path(s, "passphrase_file", false)) {
         t.passphrase_file = *passphrase;
-        if (worker) check_file(s, "passphrase_file", *passphrase, FileKind::secret);
+        if (worker) check_file(s, "passphrase_file", *passphrase, FileKind::private_key);
       }
       if (auto known = get_path(s, "known_hosts_file", worker)) {
         t.known_hosts_file = *known;
@@ -587,8 +600,9 @@ class Loader {
         }
       }
       if (auto local = get_address(s, "local", worker, HostKind::any_host)) t.local = *local;
-      read_int(s, "keepalive_interval_s", t.keepalive_interval_s, 1);
-      read_int(s, "keepalive_count_max", t.keepalive_count_max, 1);
+      // Bounded so that interval x count (how long a silent VPS is tolerated) cannot overflow.
+      read_int(s, "keepalive_interval_s", t.keepalive_interval_s, 1, 3600);
+      read_int(s, "keepalive_count_max", t.keepalive_count_max, 1, 100);
       if (auto probe = get_bool(s, "probe")) t.probe = *probe;
       if (auto path = get_string(s, "probe_path", false)) {
         if (path->front() == '/') {
@@ -737,23 +751,13 @@ Result<Config, Problems> parse(std::string_view text, const std::string& path, C
 
 Result<Config, Problems> load(const std::string& path, Command command,
                               const ParseOptions& options) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  std::string text;
-  int error = 0;
-  if (fd < 0) {
-    error = errno;
-  } else {
-    char buffer[8192];
-    ssize_t n = 0;
-    while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
-    if (n < 0) error = errno;
-    ::close(fd);
-  }
-  if (error != 0) {
+  auto text = read_small_file(path, kConfigFileMax);
+  if (!text) {
     return tl::unexpected(Problems{
-        Problem{path, 0, 0, "", fmt::format("cannot read config: {}", std::strerror(error))}});
+        Problem{path, 0, 0, "",
+                fmt::format("cannot read the config file {}: {}", path, text.error().message)}});
   }
-  return parse(text, path, command, options);
+  return parse(*text, path, command, options);
 }
 
 }  // namespace pvt::config

@@ -59,6 +59,9 @@ const Tunnel* Config::find_tunnel(std::string_view name) const {
 }
 
 std::string Problem::format() const {
+  // A problem with the file itself (missing, unreadable) has no position, and its message
+  // names the file.
+  if (line == 0) return key.empty() ? message : fmt::format("{}: {}", key, message);
   if (key.empty()) return fmt::format("{}:{}:{}: {}", file, line, column, message);
   return fmt::format("{}:{}:{}: {}: {}", file, line, column, key, message);
 }

@@ -32,12 +32,16 @@ class ConfigFiles {
     write("id_ed25519_tunnel1", "-----BEGIN OPENSSH PRIVATE KEY-----\n", 0600);
     write("id_ed25519_tunnel2", "-----BEGIN OPENSSH PRIVATE KEY-----\n", 0600);
     write("id_ed25519_world", "-----BEGIN OPENSSH PRIVATE KEY-----\n", 0644);
+    write("id_ed25519_group", "-----BEGIN OPENSSH PRIVATE KEY-----\n", 0640);
     write("passphrase", "key passphrase\n", 0600);
     write("known_hosts", "vps.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA\n", 0644);
     write("control-token", std::string(kControlSecret) + "\n", 0600);
     write("control-token-group", std::string(kControlSecret) + "\n", 0640);
     write("controller-token", std::string(kControllerSecret) + "\r\n", 0600);
     std::filesystem::create_directory(dir_ / "lock");
+    // Nobody ever writes to it: a loader that opens it for reading without care blocks forever.
+    if (::mkfifo((dir_ / "known_hosts_fifo").c_str(), 0644) != 0)
+      throw std::runtime_error("mkfifo failed");
   }
   ~ConfigFiles() {
     std::error_code ignored;

@@ -219,9 +219,58 @@ TEST_F(ConfigLoader, NormalisesFingerprintsToUpperCase) {
   auto c = parse_text(text, Command::check);
   ASSERT_TRUE(c) << lines(c.error());
   EXPECT_FALSE(c->pve->ca_file.has_value());
-  EXPECT_EQ(c->pve->fingerprint,
-            "9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:D1:5D:6C:15:"
-            "B0:F0:0A:08");
+  EXPECT_EQ(
+      c->pve->fingerprints,
+      std::vector<std::string>{"9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:"
+                               "0B:82:2C:D1:5D:6C:15:B0:F0:0A:08"});
+}
+
+// Every node of a cluster serves its own certificate: one pin per endpoint, in any of the forms
+// openssl and pvenode print.
+TEST_F(ConfigLoader, FingerprintListInThePastedForms) {
+  std::string text = std::string(kPve) + kGuest;
+  const std::string a =
+      "9f:86:d0:81:88:4c:7d:65:9a:2f:ea:a0:c5:5a:d0:15:a3:bf:4f:1b:2b:0b:82:2c:d1:5d:6c:15:b0:f0:"
+      "0a:08";
+  const std::string b = "sha256 Fingerprint=" + std::string(32, 'A') + std::string(32, 'b');
+  text.replace(text.find("ca_file = \"@DIR@/ca.pem\""), 24,
+               "fingerprint = [\"" + a + "\", \"" + b + "\"]");
+  auto c = parse_text(text, Command::check);
+  ASSERT_TRUE(c) << lines(c.error());
+  ASSERT_EQ(c->pve->fingerprints.size(), 2u);
+  EXPECT_EQ(c->pve->fingerprints[1].substr(0, 8), "AA:AA:AA");
+  EXPECT_EQ(c->pve->fingerprints[1].substr(c->pve->fingerprints[1].size() - 5), "BB:BB");
+  text = std::string(kPve) + kGuest;
+  text.replace(text.find("ca_file = \"@DIR@/ca.pem\""), 24, "fingerprint = [\"" + a + "\", 3]");
+  auto bad = parse_text(text, Command::check);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(lines(bad.error()).find("pve.fingerprint[1]: expected a string or an array of strings"),
+            std::string::npos)
+      << lines(bad.error());
+}
+
+// std::regex recursed once per character and overflowed the stack on a 200,000-character
+// token_id; the validators are linear now.
+TEST_F(ConfigLoader, HugeValuesGetAnErrorNotACrash) {
+  std::string text = std::string(kPve) + kGuest;
+  const std::string huge(200000, 'x');
+  text.replace(text.find("pvectl@pve!tunnel"), 17, huge);
+  auto c = parse_text(text, Command::check);
+  ASSERT_FALSE(c);
+  EXPECT_NE(lines(c.error()).find("pve.token_id: expected USER@REALM!TOKENID"), std::string::npos);
+  auto url = std::string(kPve) + kGuest;
+  url.replace(url.find("https://pve1.example.lan:8006"), 29, "https://" + huge + ".lan:8006");
+  EXPECT_FALSE(parse_text(url, Command::check));
+}
+
+TEST_F(ConfigLoader, MissingConfigFileIsNamedWithoutAPosition) {
+  auto c = load("/nonexistent/pvectl-tunnel.toml", Command::check);
+  ASSERT_FALSE(c);
+  const std::string text = lines(c.error());
+  EXPECT_NE(text.find("cannot read the config file /nonexistent/pvectl-tunnel.toml: No such file"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find(":0:0:"), std::string::npos) << text;
 }
 
 TEST_F(ConfigLoader, TunnelOnlyConfigServesTheTunnelCommandButNotCheck) {
@@ -337,13 +386,23 @@ TEST_F(ConfigLoader, NeverShowsSecretsInMessages) {
   }
 }
 
-TEST(ConfigLoad, MissingFileIsOneProblemAtLineZero) {
+TEST(ConfigLoad, MissingFileIsOneProblemWithoutAPosition) {
   auto c = load("/nonexistent/pvectl-tunnel/config.toml", Command::check);
   ASSERT_FALSE(c);
   ASSERT_EQ(c.error().size(), 1u);
   EXPECT_EQ(c.error()[0].format(),
-            "/nonexistent/pvectl-tunnel/config.toml:0:0: cannot read config: No such file or "
+            "cannot read the config file /nonexistent/pvectl-tunnel/config.toml: No such file or "
             "directory");
+}
+
+TEST(ConfigLoad, FifoOrDeviceIsNotReadForever) {
+  ConfigFiles files;
+  for (const std::string& path : {files.path("known_hosts_fifo"), std::string("/dev/zero")}) {
+    auto c = load(path, Command::vps);
+    ASSERT_FALSE(c);
+    EXPECT_NE(c.error()[0].message.find("expected a regular file"), std::string::npos)
+        << c.error()[0].message;
+  }
 }
 
 TEST(ConfigLoad, DirectoryIsNotAConfig) {
@@ -351,7 +410,8 @@ TEST(ConfigLoad, DirectoryIsNotAConfig) {
   auto c = load(files.path("lock"), Command::vps);
   ASSERT_FALSE(c);
   ASSERT_EQ(c.error().size(), 1u);
-  EXPECT_EQ(c.error()[0].message, "cannot read config: Is a directory");
+  EXPECT_EQ(c.error()[0].message, "cannot read the config file " + files.path("lock") +
+                                      ": is a directory, expected a regular file");
 }
 
 TEST(ConfigLoad, ReadsTheFileAndKeepsItsPathInMessages) {

@@ -80,10 +80,38 @@ TEST(Fingerprint, NormalisesToUpperCase) {
   EXPECT_EQ(*f,
             "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:"
             "23:45:67:89");
-  EXPECT_FALSE(normalise_fingerprint(mixed.substr(3)));         // 31 pairs
-  EXPECT_FALSE(normalise_fingerprint(mixed + ":00"));           // 33 pairs
-  EXPECT_FALSE(normalise_fingerprint(std::string(64, 'a')));    // no separators
-  EXPECT_FALSE(normalise_fingerprint("gg" + mixed.substr(2)));  // not hex
+  EXPECT_FALSE(normalise_fingerprint(mixed.substr(3)));            // 31 pairs
+  EXPECT_FALSE(normalise_fingerprint(mixed + ":00"));              // 33 pairs
+  EXPECT_FALSE(normalise_fingerprint("gg" + mixed.substr(2)));     // not hex
+  EXPECT_FALSE(normalise_fingerprint(mixed.substr(0, 94) + "-"));  // bad separator
+  EXPECT_FALSE(normalise_fingerprint(std::string(63, 'a')));       // too short without colons
+  EXPECT_FALSE(normalise_fingerprint(std::string(200000, 'a')));
+}
+
+// What people paste from `openssl x509 -noout -fingerprint -sha256` (both spellings of its prefix)
+// and tools that print the hex without colons.
+TEST(Fingerprint, AcceptsThePastedForms) {
+  const std::string pairs =
+      "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:"
+      "67:89";
+  std::string bare;
+  for (char c : pairs) {
+    if (c != ':') bare += c;
+  }
+  for (const std::string& text :
+       {"sha256 Fingerprint=" + pairs, "SHA256 Fingerprint=" + pairs, bare, " " + pairs + "\n"}) {
+    auto f = normalise_fingerprint(text);
+    ASSERT_TRUE(f) << text << ": " << f.error();
+    EXPECT_EQ(*f, pairs);
+  }
+  EXPECT_FALSE(normalise_fingerprint("md5 Fingerprint=" + pairs));
+}
+
+// Linear validators: std::regex overflowed the stack on long input.
+TEST(TokenId, LongInputIsRejectedNotACrash) {
+  EXPECT_FALSE(is_token_id(std::string(200000, 'x')));
+  EXPECT_FALSE(is_token_id("a@" + std::string(200000, 'b') + "!c!"));
+  EXPECT_TRUE(is_token_id("a@" + std::string(2000, 'b') + "!c"));
 }
 
 TEST(DidYouMean, SuggestsCloseKeysOnly) {
