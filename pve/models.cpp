@@ -213,8 +213,10 @@ bool Permissions::has(std::string_view path, std::string_view privilege) const {
   while (true) {
     auto it = by_path.find(p);
     if (it != by_path.end()) {
+      // The flag is "propagate": a privilege held at the path itself counts either way, one held
+      // at an ancestor only when it propagates.
       auto priv = it->second.find(std::string(privilege));
-      return priv != it->second.end() && priv->second;
+      return priv != it->second.end() && (p == path || priv->second);
     }
     if (p == "/" || p.empty()) return false;
     auto slash = p.rfind('/');

@@ -199,8 +199,11 @@ struct BackupVolume {
 
 // GET /access/permissions: effective privileges per ACL path.
 struct Permissions {
+  // path -> privilege -> propagate (whether it also holds below the path)
   std::map<std::string, std::map<std::string, bool>> by_path;
-  // Effective at `path`: the nearest listed ancestor decides ("/vms/110" -> "/vms" -> "/").
+  // Effective at `path`: the nearest listed path decides ("/vms/110" -> "/vms" -> "/"); a
+  // privilege at the path itself counts whatever its propagate flag, at an ancestor only when it
+  // propagates.
   bool has(std::string_view path, std::string_view privilege) const;
 };
 

@@ -166,6 +166,34 @@ std::string worker_metrics(const WorkerStatus& s) {
   return out;
 }
 
+namespace {
+
+// httplib's own names ("Connection", "Read") say too little to act on.
+std::string why_unreachable(httplib::Error e, std::chrono::milliseconds timeout) {
+  switch (e) {
+    case httplib::Error::Connection:
+      return "connection refused or the address cannot be reached (is the worker running, and "
+             "does control_listen match control_url?)";
+    case httplib::Error::ConnectionTimeout:
+      return fmt::format(
+          "connection timed out after {} ms (a firewall dropping packets, or the "
+          "guest is down)",
+          timeout.count());
+    case httplib::Error::Read:
+      return fmt::format("no answer within {} ms after connecting", timeout.count());
+    case httplib::Error::Write:
+      return "the connection broke while sending the request";
+    case httplib::Error::SSLConnection:
+    case httplib::Error::SSLLoadingCerts:
+    case httplib::Error::SSLServerVerification:
+      return "TLS handshake failed (" + httplib::to_string(e) + ")";
+    default:
+      return httplib::to_string(e);
+  }
+}
+
+}  // namespace
+
 Result<WorkerStatus> fetch_worker_status(const std::string& control_url, const std::string& token,
                                          std::chrono::milliseconds timeout) {
   httplib::Client client(control_url);
@@ -179,7 +207,7 @@ Result<WorkerStatus> fetch_worker_status(const std::string& control_url, const s
   auto res = client.Get("/v1/status");
   if (!res) {
     return fail(fmt::format("{}: cannot reach the worker: {}", control_url,
-                            httplib::to_string(res.error())));
+                            why_unreachable(res.error(), timeout)));
   }
   if (res->status == 401) return fail(fmt::format("{}: token rejected (401)", control_url));
   if (res->status != 200) {

@@ -115,7 +115,13 @@ Observation collect(const config::Config& cfg, pve::Client& client, const Collec
       for (const auto& r : *o.resources) {
         if (r.vmid == g.vmid) go.resource = r;
       }
-      if (!go.resource) continue;
+      if (!go.resource) {
+        // The list leaves out guests the token may not see, and /access/permissions leaves out
+        // paths where it has nothing (a NoAccess ACL): ask for this path before calling the
+        // guest missing.
+        go.permissions = client.permissions(fmt::format("/vms/{}", g.vmid));
+        continue;
+      }
       const std::string& node = go.resource->node;
       if (offline.count(node)) {
         pve::ApiError e = not_read(fmt::format("node {} is offline", node));

@@ -34,6 +34,8 @@ struct GuestObservation {
   std::optional<Read<pve::GuestConfig>> config;
   // Backups of the guest on every storage with backup content seen from its node.
   std::vector<StorageBackups> backups;
+  // The token's privileges on /vms/<vmid>, asked only when the resource list has no such guest.
+  std::optional<Read<pve::Permissions>> permissions;
 };
 
 struct NodeTasks {

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <set>
 
+#include "common/unit_names.h"
 #include "controller/check/vzdump_log.h"
 
 namespace pvt::check {
@@ -296,7 +297,11 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
       const auto& go = i < o.guests.size() ? o.guests[i] : GuestObservation{};
       const std::string node = go.resource ? go.resource->node : g.node;
       const std::string vp = vm_path(g.vmid);
-      if (!perm.has(vp, "VM.Audit")) {
+      // A guest missing from the resource list was asked about by its own path: a NoAccess ACL
+      // there does not show in the full list, where /vms or / would seem to grant VM.Audit.
+      const bool hidden_by_own_acl =
+          go.permissions && *go.permissions && !(*go.permissions)->has(vp, "VM.Audit");
+      if (!perm.has(vp, "VM.Audit") || hidden_by_own_acl) {
         vis.hidden_guests.insert(g.vmid);
         missing.push_back(Missing{"VM.Audit", vp, fmt::format("see guest {}", g.name), true});
       }
@@ -383,11 +388,16 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
         message += fmt::format("{}{} on {} (to {})", message.empty() ? "" : "; ", m.privilege,
                                m.path, m.why);
       }
-      remediation =
-          "grant them to the token, e.g. `pveum acl modify / --tokens 'TOKEN' --roles "
-          "PVEAuditor` for reading, and a role with Datastore.AllocateSpace + VM.Backup "
-          "on /storage and /vms to see backups (VM.Allocate + VM.Audit on the scratch VMID only "
-          "for --restore-test)";
+      const std::string token = cfg.pve ? cfg.pve->token_id : std::string("USER@REALM!TOKEN");
+      const std::string user = token.substr(0, token.find('!'));
+      // With privilege separation a token has what both it and its user were granted: the same
+      // ACLs go to the user and to the token.
+      remediation = fmt::format(
+          "grant them to the user and the token (a privilege-separated token has only what both "
+          "were given), e.g. `pveum acl modify / --users '{0}' --tokens '{1}' --roles "
+          "PVEAuditor` for reading, and a role with Datastore.AllocateSpace + VM.Backup on "
+          "/storage and /vms to see backups; the README lists the exact lines per feature",
+          user, token);
       b.add("token.privileges", "token", blocks ? Status::critical : Status::warning, opt(observed),
             opt("all needed privileges"), "the token lacks " + message, remediation);
     }
@@ -729,8 +739,9 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
       std::string why = w == o.workers.end() ? "not read" : w->second.error().message;
       b.add("tunnel.worker", t.name, Status::critical, opt("unreachable"), opt("serving"),
             "the worker's control API cannot be reached: " + why,
-            "on the guest: `systemctl status pvectl-tunnel-tunnel@" + t.name +
-                "` and `pvectl-tunnel tunnel status --name " + t.name + "`");
+            fmt::format("on the guest: `systemctl status {}` and `pvectl-tunnel tunnel status "
+                        "--name {}`",
+                        worker_unit(t.name), t.name));
       b.add("tunnel.probe", t.name, Status::unknown, std::nullopt, opt("ok"), "worker unreachable");
       continue;
     }
@@ -739,7 +750,10 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
     if (drained) {
       b.add("tunnel.worker", t.name, Status::warning, opt(s.state), opt("serving"),
             "drained for maintenance: traffic goes to the other tunnel",
-            fmt::format("`pvectl-tunnel maintenance stop {}` when done", t.name));
+            fmt::format("when the maintenance is done, resume it: `curl -H \"Authorization: Bearer "
+                        "$(cat {})\" -d '' {}/v1/resume`",
+                        t.control_token_file.value_or("CONTROL_TOKEN_FILE"),
+                        t.control_url.value_or("CONTROL_URL")));
     } else if (s.forward && s.state == "serving") {
       b.add("tunnel.worker", t.name, Status::ok, opt(fmt::format("serving {}", *s.forward)),
             opt("serving"), fmt::format("forward {} bound on {}", *s.forward, s.vps));
@@ -747,7 +761,7 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
       b.add("tunnel.worker", t.name, Status::critical, opt(s.state), opt("serving"),
             fmt::format("no bound forward (state {}{})", s.state,
                         s.last_error ? ", last error: " + *s.last_error : ""),
-            "see the worker's log: `journalctl -u pvectl-tunnel-tunnel@" + t.name + "`");
+            fmt::format("see the worker's log: `journalctl -u {}`", worker_unit(t.name)));
     }
     if (!t.probe) {
       b.add("tunnel.probe", t.name, Status::ok, opt("disabled"), opt("disabled"),

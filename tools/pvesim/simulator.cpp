@@ -191,6 +191,8 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
   if (m == "GET" && p == "/access/permissions") {
     Json out = Json::object();
     for (const auto& [path, privs] : tok.acl) {
+      // PVE leaves out paths where the token has no privilege at all (a NoAccess ACL).
+      if (privs.empty()) continue;
       Json set = Json::object();
       for (const auto& pr : privs) set[pr] = 1;
       out[path] = set;

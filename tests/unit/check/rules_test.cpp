@@ -395,5 +395,76 @@ TEST(Report, JsonSchemaAndPluginLine) {
   EXPECT_EQ(unknown.exit_code(), 3);
 }
 
+// A NoAccess ACL on /vms/210 leaves the guest out of /cluster/resources and the path out of
+// /access/permissions, so the full list seems to grant VM.Audit through "/": the answer for the
+// guest's own path decides, and the guest is not reported missing.
+TEST(Rules, GuestHiddenByItsOwnAclIsUnknownNotMissing) {
+  auto o = healthy();
+  o.resources = std::vector<pve::VmResource>{vm(110, "qemu", "pve1")};
+  o.guests[1].resource.reset();
+  pve::Permissions own;
+  own.by_path["/vms/210"] = {};
+  o.guests[1].permissions = own;
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "guest.exists", "tunnel2"), Status::unknown);
+  EXPECT_EQ(status(rep, "token.privileges", "token"), Status::critical);
+  EXPECT_NE(find(rep, "token.privileges", "token")->observed->find("VM.Audit on /vms/210"),
+            std::string::npos);
+  // Really gone: the token may see the path, so the guest is missing.
+  own.by_path["/vms/210"] = {{"VM.Audit", true}};
+  o.guests[1].permissions = own;
+  EXPECT_EQ(status(evaluate(make_config(), o), "guest.exists", "tunnel2"), Status::critical);
+}
+
+TEST(Rules, PrivilegeRemediationNamesTheConfiguredToken) {
+  auto o = healthy();
+  o.permissions->by_path["/"].erase("Sys.Audit");
+  auto cfg = make_config();
+  config::PveSection pve;
+  pve.token_id = "monitor@pve!check";
+  cfg.pve = pve;
+  const auto rep = evaluate(cfg, o);
+  const auto* r = find(rep, "token.privileges", "token");
+  ASSERT_NE(r, nullptr);
+  EXPECT_NE(r->remediation.find("--users 'monitor@pve' --tokens 'monitor@pve!check'"),
+            std::string::npos)
+      << r->remediation;
+  EXPECT_EQ(r->remediation.find("TOKEN'"), std::string::npos) << r->remediation;
+}
+
+TEST(Rules, WorkerRemediationsNameTheShippedUnit) {
+  auto o = healthy();
+  auto cfg = make_config();
+  config::Tunnel t;
+  t.name = "tunnel1";
+  t.guest = "tunnel1";
+  t.control_url = "http://127.0.0.1:9190";
+  cfg.tunnels = {t};
+  o.workers["tunnel1"] = fail("http://127.0.0.1:9190: cannot reach the worker: refused");
+  const auto rep = evaluate(cfg, o);
+  const auto* r = find(rep, "tunnel.worker", "tunnel1");
+  ASSERT_NE(r, nullptr);
+  EXPECT_NE(r->remediation.find("systemctl status pvectl-tunnel@tunnel1`"), std::string::npos)
+      << r->remediation;
+}
+
+TEST(Rules, InsecureTlsIsAWarningResult) {
+  auto o = healthy();
+  auto cfg = make_config();
+  config::PveSection pve;
+  pve.insecure = true;
+  cfg.pve = pve;
+  EXPECT_EQ(status(evaluate(cfg, o), "pve.tls", "cluster"), Status::warning);
+  cfg.pve->insecure = false;
+  cfg.pve->ca_file = "/etc/pvectl-tunnel/pve-root-ca.pem";
+  EXPECT_EQ(status(evaluate(cfg, o), "pve.tls", "cluster"), Status::ok);
+}
+
+TEST(Rules, BackupAgeIsUnknownWhenTheJobsCannotBeRead) {
+  auto o = healthy();
+  o.jobs = tl::unexpected(not_read("403 Permission check failed"));
+  EXPECT_EQ(status(evaluate(make_config(), o), "backup.age", "tunnel1"), Status::unknown);
+}
+
 }  // namespace
 }  // namespace pvt::check

@@ -116,7 +116,8 @@ TEST_F(ClientTest, PbsVerificationAndPermissions) {
   auto p = c.permissions();
   ASSERT_TRUE(p);
   EXPECT_TRUE(p->has("/vms/210", "VM.Audit"));
-  EXPECT_FALSE(p->has("/vms/110", "VM.Audit"));
+  // 0 is "does not propagate": the privilege holds at /vms/110 itself.
+  EXPECT_TRUE(p->has("/vms/110", "VM.Audit"));
   EXPECT_TRUE(p->has("/nodes/pve1", "Sys.Audit"));
   EXPECT_FALSE(p->has("/storage/pbs1", "Datastore.Audit"));
 }

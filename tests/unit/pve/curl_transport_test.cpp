@@ -423,13 +423,13 @@ TEST(CurlTransportOptionsFromConfig, CopiesTrustAndTimeouts) {
   pve.endpoints = {"https://pve1:8006", "https://pve2:8006"};
   pve.token_id = kTokenId;
   pve.token_secret = kSecret;
-  pve.fingerprint = std::string("AB:CD");
+  pve.fingerprints = {"AB:CD", "EF:01"};
   pve.timeout_s = 3;
   auto o = options_from_config(pve);
   EXPECT_EQ(o.endpoints, pve.endpoints);
   EXPECT_EQ(o.token_id, kTokenId);
   EXPECT_EQ(o.token_secret, kSecret);
-  EXPECT_EQ(o.fingerprint, "AB:CD");
+  EXPECT_EQ(o.fingerprints, pve.fingerprints);
   EXPECT_FALSE(o.ca_file);
   EXPECT_FALSE(o.insecure);
   EXPECT_EQ(o.total_timeout, std::chrono::seconds(3));

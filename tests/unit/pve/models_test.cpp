@@ -253,7 +253,10 @@ TEST(PermissionsModel, NearestListedAncestorDecides) {
   EXPECT_FALSE(p->has("/vms/110", "VM.PowerMgmt"));
   EXPECT_TRUE(p->has("/vms/110", "VM.Audit"));
   EXPECT_TRUE(p->has("/storage/pbs1", "Datastore.Audit"));
-  EXPECT_FALSE(p->has("/storage/pbs1", "Datastore.AllocateSpace"));
+  // The value is the propagate flag: 0 still holds at the path itself, only not below it.
+  EXPECT_TRUE(p->has("/storage/pbs1", "Datastore.AllocateSpace"));
+  EXPECT_FALSE(p->has("/storage/pbs1/sub", "Datastore.AllocateSpace"));
+  EXPECT_TRUE(p->has("/storage/pbs1/sub", "Datastore.Audit"));
   EXPECT_FALSE(p->has("/storage/local", "Datastore.Audit"));
   EXPECT_TRUE(p->has("/nodes/pve-1", "Sys.Audit"));
   EXPECT_TRUE(p->has("/", "Sys.Audit"));
