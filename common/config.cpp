@@ -75,7 +75,9 @@ const std::vector<std::string_view>& keys_of(std::string_view section) {
   return find_known_section(section)->keys;
 }
 
-const std::vector<std::string_view> kEnforceActions = {"start", "onboot", "backup", "reconnect"};
+// "startup" is apart from "onboot": changing a VM's startup order needs Sys.Modify on "/".
+const std::vector<std::string_view> kEnforceActions = {"start", "onboot", "startup", "backup",
+                                                       "reconnect"};
 
 std::string_view describe(toml::node_type type) {
   switch (type) {

@@ -309,7 +309,7 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
         vis.hidden_task_nodes.insert(node);
         if (nodes_seen.insert(node).second) {
           missing.push_back(Missing{"Sys.Audit", "/nodes/" + node,
-                                    "see the scheduled backup tasks (run as root@pam)", false});
+                                    "see the scheduled backup tasks (run as root@pam)", true});
         }
       }
       for (const auto& sb : go.backups) {
@@ -320,18 +320,22 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
           vis.hidden_backups.insert(g.vmid);
           missing.push_back(
               Missing{"Datastore.AllocateSpace + VM.Backup", fmt::format("{} + {}", sp, vp),
-                      fmt::format("list the backups of {} on {}", g.name, sb.storage), false});
+                      fmt::format("list the backups of {} on {}", g.name, sb.storage), true});
         }
       }
       if (cfg.controller.enforces("start")) {
         need("VM.PowerMgmt", vp, fmt::format("start {} (enforce start)", g.name), false);
       }
       if (cfg.controller.enforces("onboot")) {
+        need("VM.Config.Options", vp, fmt::format("set onboot of {} (enforce onboot)", g.name),
+             false);
+      }
+      if (cfg.controller.enforces("startup") && g.startup_order) {
         need("VM.Config.Options", vp,
-             fmt::format("set onboot/startup of {} (enforce onboot)", g.name), false);
-        if (g.type == config::GuestType::qemu && g.startup_order) {
+             fmt::format("set the startup order of {} (enforce startup)", g.name), false);
+        if (g.type == config::GuestType::qemu) {
           need("Sys.Modify", "/",
-               fmt::format("change the startup order of VM {} (enforce onboot)", g.vmid), false);
+               fmt::format("change the startup order of VM {} (enforce startup)", g.vmid), false);
         }
       }
       if (cfg.controller.enforces("backup")) {
@@ -363,7 +367,7 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
         if (j.enabled && j.pool) pools.insert(*j.pool);
       }
       for (const auto& p : pools)
-        need("Pool.Audit", "/pool/" + p, "read the members of pool " + p, false);
+        need("Pool.Audit", "/pool/" + p, "read the members of pool " + p, true);
     }
     // One entry per privilege and path.
     std::sort(missing.begin(), missing.end(), [](const Missing& a, const Missing& b) {

@@ -310,7 +310,24 @@ TEST(Rules, EnforcementNeedsMorePrivileges) {
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(t->status, Status::warning);
   EXPECT_NE(t->observed->find("VM.PowerMgmt on /vms/110"), std::string::npos) << *t->observed;
+  // The startup order is a separate enforcement: only it needs Sys.Modify on / (for a VM).
+  EXPECT_EQ(t->observed->find("Sys.Modify"), std::string::npos) << *t->observed;
+  cfg.controller.enforce = {"startup"};
+  rep = evaluate(cfg, healthy());
+  t = find(rep, "token.privileges", "token");
   EXPECT_NE(t->observed->find("Sys.Modify on /"), std::string::npos) << *t->observed;
+}
+
+// What check itself must read (the backups, the tasks of a node) makes a missing privilege
+// CRITICAL; only what an enabled feature needs is a WARNING.
+TEST(Rules, PrivilegesCheckNeedsToReadAreCritical) {
+  auto o = healthy();
+  o.permissions->by_path["/"].erase("VM.Backup");
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "token.privileges", "token"), Status::critical);
+  o = healthy();
+  o.permissions->by_path["/nodes/pve2"] = {{"Datastore.Audit", true}};
+  EXPECT_EQ(status(evaluate(make_config(), o), "token.privileges", "token"), Status::critical);
 }
 
 TEST(Rules, RestoreTestNeedsTheScratchVmidAndItsStorage) {
