@@ -36,36 +36,77 @@ bool api_unusable(const pve::ApiError& e) {
   }
 }
 
-void collect_tasks(const config::Config& cfg, pve::Client& client, const CollectOptions& options,
-                   const std::string& node, Observation& o) {
-  NodeTasks nt;
-  nt.tasks = client.node_tasks(node, "vzdump", options.task_list_limit);
-  if (nt.tasks) {
-    int logs_read = 0;
-    for (size_t i = 0; i < cfg.guests.size(); ++i) {
-      const auto& res = o.guests[i].resource;
-      if (!res || res->node != node) continue;
-      for (const auto& task : *nt.tasks) {
-        const bool single = task.id == std::to_string(res->vmid);
-        if (!single && !task.id.empty()) continue;
-        auto log = nt.logs.find(task.upid);
-        if (log == nt.logs.end()) {
-          // A single-guest task that ended OK needs no log; every other one is read, up to
-          // a bound per node.
-          const bool need_log = !single || !task.status || *task.status != "OK";
-          if (need_log) {
-            if (logs_read >= options.task_logs_per_node) break;
-            ++logs_read;
-            log = nt.logs.emplace(task.upid, client.task_log(node, task.upid)).first;
-          }
-        }
-        const std::vector<pve::TaskLogLine>* lines =
-            log != nt.logs.end() && log->second ? &*log->second : nullptr;
-        if (task_covers(task, lines, res->vmid)) break;  // newest task of this guest found
+// Reads the logs of the node's tasks, newest first and bounded per node, until the newest task
+// that covers the guest is found; whether one was.
+bool find_guest_task(pve::Client& client, const CollectOptions& options, const std::string& node,
+                     NodeTasks& nt, int64_t vmid) {
+  if (!nt.tasks) return false;
+  for (const auto& task : *nt.tasks) {
+    const bool single = task.id == std::to_string(vmid);
+    if (!single && !task.id.empty()) continue;
+    auto log = nt.logs.find(task.upid);
+    if (log == nt.logs.end()) {
+      // A single-guest task that ended OK needs no log; every other one is read, up to a
+      // bound per node.
+      const bool need_log = !single || !task.status || *task.status != "OK";
+      if (need_log) {
+        if (nt.logs_read >= options.task_logs_per_node) return false;
+        ++nt.logs_read;
+        log = nt.logs.emplace(task.upid, client.task_log(node, task.upid)).first;
       }
     }
+    const std::vector<pve::TaskLogLine>* lines =
+        log != nt.logs.end() && log->second ? &*log->second : nullptr;
+    if (task_covers(task, lines, vmid)) return true;
   }
-  o.node_tasks.emplace(node, std::move(nt));
+  return false;
+}
+
+// How far before the newest backup's time its vzdump task may have started: a job that backs
+// up many guests one after the other runs for hours.
+constexpr std::chrono::hours kTaskLookback{24};
+
+// The guest's newest backup time on any storage, if any was listed.
+std::optional<int64_t> newest_backup_ctime(const GuestObservation& go, int64_t vmid) {
+  std::optional<int64_t> newest;
+  for (const auto& sb : go.backups) {
+    if (!sb.volumes) continue;
+    for (const auto& v : *sb.volumes) {
+      if (v.vmid == vmid && (!newest || v.ctime > *newest)) newest = v.ctime;
+    }
+  }
+  return newest;
+}
+
+// The last vzdump task of each guest: on its node first; when that node has none for it (the
+// guest moved since its last backup), on the other online nodes around the newest backup's
+// time. /cluster/tasks keeps only a few recent tasks per node, so each node is asked itself.
+void collect_tasks(const config::Config& cfg, pve::Client& client, const CollectOptions& options,
+                   const std::set<std::string>& offline, Observation& o) {
+  for (size_t i = 0; i < cfg.guests.size(); ++i) {
+    auto& go = o.guests[i];
+    if (!go.resource || offline.count(go.resource->node)) continue;
+    const std::string& node = go.resource->node;
+    auto [here, first] = o.node_tasks.try_emplace(node);
+    if (first) here->second.tasks = client.node_tasks(node, "vzdump", options.task_list_limit);
+    go.task_nodes.push_back(node);
+    if (!here->second.tasks ||
+        find_guest_task(client, options, node, here->second, cfg.guests[i].vmid))
+      continue;
+    const auto ctime = newest_backup_ctime(go, cfg.guests[i].vmid);
+    if (!ctime || !o.cluster) continue;
+    for (const auto& n : o.cluster->nodes) {
+      if (n.name == node || !n.online || offline.count(n.name)) continue;
+      auto [there, asked] = o.node_tasks.try_emplace(n.name);
+      if (asked) {
+        there->second.tasks =
+            client.node_tasks(n.name, "vzdump", options.task_list_limit,
+                              *ctime - std::chrono::seconds(kTaskLookback).count());
+      }
+      go.task_nodes.push_back(n.name);
+      if (find_guest_task(client, options, n.name, there->second, cfg.guests[i].vmid)) break;
+    }
+  }
 }
 
 }  // namespace
@@ -146,10 +187,8 @@ Observation collect(const config::Config& cfg, pve::Client& client, const Collec
     for (const auto& go : o.guests) {
       if (go.resource && !offline.count(go.resource->node)) nodes.insert(go.resource->node);
     }
-    for (const auto& node : nodes) {
-      collect_tasks(cfg, client, options, node, o);
-      o.node_times.emplace(node, client.node_time(node));
-    }
+    collect_tasks(cfg, client, options, offline, o);
+    for (const auto& node : nodes) o.node_times.emplace(node, client.node_time(node));
   }
 
   for (const auto& t : cfg.tunnels) {

@@ -36,12 +36,17 @@ struct GuestObservation {
   std::vector<StorageBackups> backups;
   // The token's privileges on /vms/<vmid>, asked only when the resource list has no such guest.
   std::optional<Read<pve::Permissions>> permissions;
+  // Nodes whose vzdump tasks tell how the guest's last backup went, in order: its node, then
+  // (when that node has no task for it, e.g. after a migration) the other nodes asked around
+  // the newest backup's time. Their lists are in Observation::node_tasks.
+  std::vector<std::string> task_nodes;
 };
 
 struct NodeTasks {
   Read<std::vector<pve::TaskListEntry>> tasks = tl::unexpected(not_read("not read"));
   // Logs of the vzdump tasks that were read, by UPID.
   std::map<std::string, Read<std::vector<pve::TaskLogLine>>> logs;
+  int logs_read = 0;  // bounded per node (CollectOptions::task_logs_per_node)
 };
 
 struct Observation {

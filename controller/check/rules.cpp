@@ -4,6 +4,7 @@
 
 #include <date/tz.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <ctime>
@@ -654,23 +655,36 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
             "cannot list vzdump tasks: " + nt->second.tasks.error().describe());
     } else {
       std::optional<GuestBackupOutcome> outcome;
+      std::string task_node = r.node;
       bool unreadable_log = false;
-      for (const auto& task : *nt->second.tasks) {
-        auto log = nt->second.logs.find(task.upid);
-        const std::vector<pve::TaskLogLine>* lines = nullptr;
-        if (log != nt->second.logs.end()) {
-          if (log->second) {
-            lines = &*log->second;
-          } else {
-            unreadable_log = true;
+      auto search = [&](const NodeTasks& tasks) -> std::optional<GuestBackupOutcome> {
+        if (!tasks.tasks) return std::nullopt;
+        for (const auto& task : *tasks.tasks) {
+          auto log = tasks.logs.find(task.upid);
+          const std::vector<pve::TaskLogLine>* lines = nullptr;
+          if (log != tasks.logs.end()) {
+            if (log->second) {
+              lines = &*log->second;
+            } else {
+              unreadable_log = true;
+            }
           }
+          if (!task_covers(task, lines, g.vmid)) continue;
+          auto out = outcome_for(task, lines, g.vmid);
+          if (out.result == GuestBackupOutcome::Result::running) continue;
+          return out;
         }
-        if (!task_covers(task, lines, g.vmid)) continue;
-        auto out = outcome_for(task, lines, g.vmid);
-        if (out.result == GuestBackupOutcome::Result::running) continue;
-        outcome = out;
-        break;
+        return std::nullopt;
+      };
+      outcome = search(nt->second);
+      // The guest moved since its last backup: that backup's task is on the node it was on.
+      for (size_t k = 1; !outcome && k < go.task_nodes.size(); ++k) {
+        auto other = o.node_tasks.find(go.task_nodes[k]);
+        if (other == o.node_tasks.end()) continue;
+        outcome = search(other->second);
+        if (outcome) task_node = go.task_nodes[k];
       }
+      const std::string where = task_node == r.node ? "" : fmt::format(" on {}", task_node);
       if (!outcome) {
         if (vis.hidden_task_nodes.count(r.node)) {
           b.add("backup.task", name, Status::unknown, std::nullopt, opt("OK"),
@@ -681,29 +695,33 @@ report::Report evaluate(const config::Config& cfg, const Observation& o) {
           b.add("backup.task", name, Status::unknown, std::nullopt, opt("OK"),
                 "some vzdump task logs could not be read");
         } else {
-          b.add(
-              "backup.task", name, Status::warning, opt("none"), opt("OK"),
-              fmt::format("no vzdump task for {} in the recent task history of {}", g.vmid, r.node),
-              fmt::format("run a backup: `vzdump {}`", g.vmid));
+          b.add("backup.task", name, Status::warning, opt("none"), opt("OK"),
+                fmt::format("no vzdump task for {} in the recent task history of {}", g.vmid,
+                            go.task_nodes.empty()
+                                ? r.node
+                                : fmt::format("{}", fmt::join(go.task_nodes, ", "))),
+                fmt::format("run a backup: `vzdump {}`", g.vmid));
         }
       } else {
         const std::string when = utc(outcome->starttime);
         switch (outcome->result) {
           case GuestBackupOutcome::Result::ok:
             b.add("backup.task", name, Status::ok, opt("OK"), opt("OK"),
-                  fmt::format("last vzdump task ({}) backed it up", when));
+                  fmt::format("last vzdump task ({}{}) backed it up", when, where));
             break;
           case GuestBackupOutcome::Result::warnings:
-            b.add("backup.task", name, Status::warning, opt(outcome->detail), opt("OK"),
-                  fmt::format("last vzdump task ({}) ended with warnings", when),
-                  fmt::format("read the log: `pvenode task log {}`", outcome->upid),
-                  "last backup ended with warnings");
+            b.add(
+                "backup.task", name, Status::warning, opt(outcome->detail), opt("OK"),
+                fmt::format("last vzdump task ({}{}) ended with warnings", when, where),
+                fmt::format("read the log on {}: `pvenode task log {}`", task_node, outcome->upid),
+                "last backup ended with warnings");
             break;
           default:
             b.add("backup.task", name, Status::critical, opt(outcome->detail), opt("OK"),
-                  fmt::format("last vzdump task ({}) failed for {}", when, g.vmid),
-                  fmt::format("read the log: `pvenode task log {}`, fix the cause, run `vzdump {}`",
-                              outcome->upid, g.vmid),
+                  fmt::format("last vzdump task ({}{}) failed for {}", when, where, g.vmid),
+                  fmt::format("read the log on {}: `pvenode task log {}`, fix the cause, run "
+                              "`vzdump {}`",
+                              task_node, outcome->upid, g.vmid),
                   "last backup failed");
         }
       }

@@ -483,5 +483,25 @@ TEST(Rules, BackupAgeIsUnknownWhenTheJobsCannotBeRead) {
   EXPECT_EQ(status(evaluate(make_config(), o), "backup.age", "tunnel1"), Status::unknown);
 }
 
+// tunnel2 was backed up on pve1 and migrated to pve2 since: pve2 has no task for it, the task on
+// pve1 (asked around the backup's time) decides, and the message says where it ran.
+TEST(Rules, BackupTaskFoundOnTheNodeTheGuestMovedFrom) {
+  auto o = healthy();
+  auto moved = (*o.node_tasks["pve2"].tasks)[0];
+  moved.upid = "UPID:pve1:1:2:3:vzdump:210:root@pam:";
+  moved.status = "ERROR: job failed";
+  o.node_tasks["pve2"].tasks = std::vector<pve::TaskListEntry>{};
+  o.node_tasks["pve1"].tasks->push_back(moved);
+  auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "backup.task", "tunnel2"), Status::warning);  // not asked: "none"
+  o.guests[1].task_nodes = {"pve2", "pve1"};
+  rep = evaluate(make_config(), o);
+  const auto* r = find(rep, "backup.task", "tunnel2");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->status, Status::critical);
+  EXPECT_NE(r->message.find(" on pve1)"), std::string::npos) << r->message;
+  EXPECT_NE(r->remediation.find("read the log on pve1"), std::string::npos) << r->remediation;
+}
+
 }  // namespace
 }  // namespace pvt::check

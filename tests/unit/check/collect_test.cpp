@@ -1,0 +1,70 @@
+// What `check` reads, against an in-process simulator: the calls it makes and where it looks.
+#include "controller/check/collect.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "common/clock.h"
+#include "controller/check/rules.h"
+#include "tests/support/sim_transport.h"
+
+namespace pvt::check {
+namespace {
+
+const std::string kAuth = "PVEAPIToken=pvectl@pve!tunnel=8d4b3c1e-2f6a-4b7d-9e0c-5a1f2b3c4d5e";
+constexpr int64_t kNow = 1795000000;
+
+config::Config two_guests() {
+  config::Config cfg;
+  config::Guest a;
+  a.name = "tunnel1";
+  a.node = "pve1";
+  a.vmid = 110;
+  a.type = config::GuestType::qemu;
+  config::Guest b = a;
+  b.name = "tunnel2";
+  b.node = "pve2";
+  b.vmid = 210;
+  b.type = config::GuestType::lxc;
+  cfg.guests = {a, b};
+  return cfg;
+}
+
+const report::RuleResult* find(const report::Report& r, const std::string& rule,
+                               const std::string& target) {
+  for (const auto& x : r.results) {
+    if (x.rule == rule && x.target == target) return &x;
+  }
+  return nullptr;
+}
+
+// tunnel2 was backed up on pve2 and has been migrated to pve1 since: pve1's task list has no task
+// for it, so check asks pve2 (around the newest backup's time) and judges that task.
+TEST(Collect, BackupTaskOfAMigratedGuestIsFoundOnItsFormerNode) {
+  auto topology = sim::load_topology(PVT_SOURCE_DIR "/examples/topology.toml", kNow);
+  ASSERT_TRUE(topology) << topology.error().message;
+  auto guest = std::find_if(topology->guests.begin(), topology->guests.end(),
+                            [](const sim::Guest& g) { return g.vmid == 210; });
+  ASSERT_NE(guest, topology->guests.end());
+  ASSERT_EQ(guest->node, "pve2");
+  guest->node = "pve1";
+  sim::Simulator simulator(*topology);
+  testing::SimTransport transport(simulator, kAuth);
+  SystemClock clock;
+  pve::Client client(transport, clock);
+  const auto cfg = two_guests();
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(kNow));
+  const Observation o = collect(cfg, client, CollectOptions{}, now);
+  EXPECT_EQ(o.guests[1].task_nodes, (std::vector<std::string>{"pve1", "pve2"}));
+  EXPECT_EQ(o.guests[0].task_nodes, (std::vector<std::string>{"pve1"}));  // found at home
+  const auto rep = evaluate(cfg, o);
+  const auto* task = find(rep, "backup.task", "tunnel2");
+  ASSERT_NE(task, nullptr);
+  EXPECT_EQ(task->status, report::Status::ok) << task->message;
+  EXPECT_NE(task->message.find(" on pve2)"), std::string::npos) << task->message;
+  EXPECT_EQ(std::count(transport.log().begin(), transport.log().end(), "GET /nodes/pve2/tasks"), 1);
+}
+
+}  // namespace
+}  // namespace pvt::check
