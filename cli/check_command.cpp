@@ -16,6 +16,7 @@
 #include "cli/terminal.h"
 #include "common/atomic_file.h"
 #include "common/clock.h"
+#include "common/text.h"
 #include "controller/backup/run.h"
 #include "controller/backup/verify.h"
 #include "controller/check/collect.h"
@@ -196,7 +197,7 @@ int run_backup_verify(const CheckArgs& args) {
         backup::RestoreTestOptions restore;
         // Progress on stderr: stdout is the report, whose first line monitoring reads.
         restore.on_log = [](const std::string& guest, const std::string& line) {
-          fmt::print(stderr, "{} | {}\n", guest, line);
+          fmt::print(stderr, "{} | {}\n", guest, text::sanitize(line));
         };
         restore.interrupted = [] { return g_interrupted.load(); };
         return backup::verify_with_restore(cfg, client, clock, options, restore);
@@ -224,29 +225,32 @@ int run_backup_run(const CheckArgs& args) {
   backup::RunOptions options;
   // Progress is for people: on stdout as text, on stderr when stdout carries JSON.
   std::FILE* progress = args.format == OutputFormat::json ? stderr : stdout;
+  // Task log lines come from the cluster: no escape sequences or invalid UTF-8 on the terminal.
   options.on_log = [progress](const std::string& guest, const std::string& line) {
-    fmt::print(progress, "{} | {}\n", guest, line);
+    fmt::print(progress, "{} | {}\n", guest, text::sanitize(line));
     std::fflush(progress);
   };
   auto runs = backup::run_backups(cfg, client, clock, options);
   if (!runs) {
-    fmt::print(stderr, "pvectl-tunnel: backup run: {}\n", runs.error().message);
+    fmt::print(stderr, "pvectl-tunnel: backup run: {}\n", text::sanitize(runs.error().message));
     return kRuntimeFailure;
   }
   bool all_ok = true;
   nlohmann::json results = nlohmann::json::array();
   for (const auto& r : *runs) {
     all_ok = all_ok && r.ok;
+    nlohmann::json errors = nlohmann::json::array();
+    for (const auto& e : r.errors) errors.push_back(text::valid_utf8(e));
     results.push_back({{"guest", r.guest},
                        {"node", r.node},
                        {"storage", r.storage},
-                       {"upid", r.upid},
+                       {"upid", text::valid_utf8(r.upid)},
                        {"ok", r.ok},
-                       {"outcome", r.outcome},
-                       {"errors", r.errors}});
+                       {"outcome", text::valid_utf8(r.outcome)},
+                       {"errors", std::move(errors)}});
     if (args.format == OutputFormat::text) {
-      fmt::print("{}: {} - {}\n", r.guest, r.ok ? "OK" : "FAILED", r.outcome);
-      for (const auto& e : r.errors) fmt::print("  {}\n", e);
+      fmt::print("{}: {} - {}\n", r.guest, r.ok ? "OK" : "FAILED", text::sanitize(r.outcome));
+      for (const auto& e : r.errors) fmt::print("  {}\n", text::sanitize(e));
     }
   }
   if (args.format == OutputFormat::json) {

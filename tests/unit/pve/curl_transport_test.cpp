@@ -9,7 +9,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -33,7 +36,7 @@ constexpr const char* kTokenId = "pvectl@pve!tunnel";
 struct Certificate {
   X509* cert = nullptr;
   EVP_PKEY* key = nullptr;
-  Certificate() {
+  explicit Certificate(const char* common_name = "127.0.0.1") {
     key = EVP_EC_gen("P-256");
     cert = X509_new();
     X509_set_version(cert, 2);
@@ -43,7 +46,7 @@ struct Certificate {
     X509_set_pubkey(cert, key);
     X509_NAME* name = X509_get_subject_name(cert);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+                               reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
     X509_set_issuer_name(cert, name);
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
@@ -299,6 +302,45 @@ TEST_F(CurlTransportTest, CaFileIsOrdinaryTrust) {
     EXPECT_EQ(r.error().kind, ErrorKind::tls);
   }
   std::filesystem::remove(dir);
+}
+
+// ca_file is the only trust: a certificate the system's CA directory would vouch for is still
+// refused. The test puts the server's certificate into /etc/ssl/certs (curl's default CA path)
+// inside a private mount namespace of a child process, so the machine's store is never touched.
+TEST_F(CurlTransportTest, CaFileIsTheOnlyTrustNotTheSystemCaDirectory) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("pvt-pve-capath-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  char hash[16];
+  std::snprintf(hash, sizeof hash, "%08lx.0", X509_subject_name_hash(cert.cert));
+  { std::ofstream(dir / hash) << cert.pem(); }
+  // Another subject: OpenSSL looks a trust anchor up by name, and one of the same name in the
+  // CA file would hide the directory's.
+  Certificate other("pvectl-tunnel test CA");
+  const auto other_ca = dir / "other-ca.pem";
+  { std::ofstream(other_ca) << other.pem(); }
+
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // 0 refused as it must be, 1 trusted through the system directory, 2 no namespace here.
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount(dir.c_str(), "/etc/ssl/certs", nullptr, MS_BIND, nullptr) != 0) {
+      ::_exit(2);
+    }
+    auto o = options({server.url()});
+    o.ca_file = other_ca.string();
+    CurlTransport t(o);
+    auto r = t.perform(Request{"GET", "/version", {}});
+    ::_exit(!r && r.error().kind == ErrorKind::tls ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 2) GTEST_SKIP() << "no mount namespace here (needs root)";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "a CA from the system directory was trusted besides ca_file";
 }
 
 TEST_F(CurlTransportTest, UntrustedWithoutPinOrCaFails) {
