@@ -1,17 +1,22 @@
 #include "tunnel/host_key.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
+#include "common/small_file.h"
 #include "common/text.h"
 
 namespace pvt::tunnel {
@@ -124,12 +129,14 @@ struct KnownHostsDeleter {
   void operator()(LIBSSH2_KNOWNHOSTS* h) const { libssh2_knownhost_free(h); }
 };
 
+constexpr size_t kKnownHostsMax = 4 * 1024 * 1024;  // bytes
+
+// A regular file of a sane size only: a FIFO would stop the worker's loop for good.
 Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(fmt::format("cannot read known_hosts file {}", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  auto text = read_small_file(path, kKnownHostsMax);
+  if (!text)
+    return fail(fmt::format("cannot read known_hosts file {}: {}", path, text.error().message));
+  return text;
 }
 
 }  // namespace
@@ -233,13 +240,27 @@ Result<void> append_host_key(LIBSSH2_SESSION* session, const std::string& known_
   int key_type = LIBSSH2_HOSTKEY_TYPE_UNKNOWN;
   const char* key = libssh2_session_hostkey(session, &key_len, &key_type);
   if (key == nullptr) return fail("the server presented no host key");
-  const std::string line =
+  std::string line =
       fmt::format("{} {} {}\n", known_hosts_name(host, port), method_of_key_type(key_type),
                   base64(std::string_view(key, key_len)));
-  std::FILE* f = std::fopen(known_hosts_file.c_str(), "a");
-  if (f == nullptr) return fail("cannot append to " + known_hosts_file);
-  const bool ok = std::fputs(line.c_str(), f) >= 0;
-  if (std::fclose(f) != 0 || !ok) return fail("cannot write to " + known_hosts_file);
+  const int fd = ::open(known_hosts_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return fail(fmt::format("cannot append to {}: {}", known_hosts_file, std::strerror(errno)));
+  }
+  // A file whose last line has no newline (an editor, `echo -n`) would get our entry glued to
+  // that line, corrupting both: start on a line of our own.
+  struct stat st {};
+  char last = '\n';
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    const int reader = ::open(known_hosts_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (reader >= 0) {
+      if (::pread(reader, &last, 1, st.st_size - 1) != 1) last = '\n';
+      ::close(reader);
+    }
+  }
+  if (last != '\n') line.insert(line.begin(), '\n');
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  if (::close(fd) != 0 || !ok) return fail("cannot write to " + known_hosts_file);
   return {};
 }
 

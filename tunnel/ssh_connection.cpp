@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/small_file.h"
 #include "tunnel/host_key.h"
 
 namespace pvt::tunnel {
@@ -20,6 +21,7 @@ namespace {
 constexpr char kKeepaliveChannelType[] = "keepalive@pvectl-tunnel";
 // Forwarded connections the VPS may queue before we accept them (libssh2 refuses beyond).
 constexpr int kAcceptQueue = 4096;
+constexpr size_t kKnownHostsMax = 4 * 1024 * 1024;  // bytes; a site's whole known_hosts fits
 
 // libssh2 1.10 has neither AES-GCM nor chacha20-poly1305 nor encrypt-then-MAC: aes-ctr with
 // hmac-sha2 is its fastest safe choice, and it is not open to the Terrapin prefix truncation
@@ -190,13 +192,9 @@ Step SshConnection::init_session() {
   libssh2_session_set_blocking(session_, 0);
   libssh2_session_flag(session_, LIBSSH2_FLAG_COMPRESS, 0);
 
-  std::string pinned_text;
-  if (FILE* f = std::fopen(settings_.known_hosts_file.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) pinned_text.append(buf, n);
-    std::fclose(f);
-  }
+  // Only a regular file, and not without end: a FIFO here would stop the event loop.
+  std::string pinned_text =
+      read_small_file(settings_.known_hosts_file, kKnownHostsMax).value_or("");
   const auto pinned = pinned_key_methods(pinned_text, settings_.host, settings_.port);
   const std::string hostkeys = host_key_preference(pinned);
   struct Pref {
@@ -260,8 +258,10 @@ Step SshConnection::verify_host_key() {
   }
   spdlog::warn("tunnel: trusted the new host key of {} ({} {}) and added it to {}", name,
                check->key_type, check->fingerprint, settings_.known_hosts_file);
-  // Trust on first use happens once: a later unknown key is refused again.
+  // Trust on first use happens once: a later unknown key is refused again, in this session and
+  // in every later one.
   settings_.accept_new_hostkey = false;
+  if (settings_.on_new_host_key_trusted) settings_.on_new_host_key_trusted();
   return Step::ok();
 }
 

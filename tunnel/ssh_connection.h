@@ -37,6 +37,9 @@ struct SshSettings {
   std::string passphrase;  // empty: the key is not encrypted
   std::string known_hosts_file;
   bool accept_new_hostkey = false;
+  // Called once a new host key was trusted and written: the worker then trusts no other one for
+  // the rest of its life (--accept-new-hostkey means one key, not one per reconnect).
+  std::function<void()> on_new_host_key_trusted;
   // A send that cannot get rid of its data gives up once nothing has come from the VPS for this
   // long (the worker uses keepalive interval x count, the Liveness bound).
   std::chrono::milliseconds send_timeout{30000};

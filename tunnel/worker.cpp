@@ -94,7 +94,7 @@ SessionTimings Worker::timings() const {
   return t;
 }
 
-SshSettings Worker::ssh_settings() const {
+SshSettings Worker::ssh_settings() {
   SshSettings s;
   s.host = tunnel_.vps_host;
   s.port = tunnel_.vps_port;
@@ -103,6 +103,7 @@ SshSettings Worker::ssh_settings() const {
   if (tunnel_.passphrase_file) s.passphrase = read_secret(*tunnel_.passphrase_file);
   s.known_hosts_file = tunnel_.known_hosts_file;
   s.accept_new_hostkey = options_.accept_new_hostkey;
+  s.on_new_host_key_trusted = [this] { options_.accept_new_hostkey = false; };
   s.remote = tunnel_.remote;
   // A VPS that takes no data for as long as a silent one may stay silent is as dead.
   s.send_timeout = seconds(tunnel_.keepalive_interval_s * tunnel_.keepalive_count_max);

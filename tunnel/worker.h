@@ -73,7 +73,7 @@ class Worker {
   void notify_systemd(Clock::time_point now);
   std::optional<Clock::time_point> next_deadline(Clock::time_point now) const;
 
-  SshSettings ssh_settings() const;
+  SshSettings ssh_settings();
   SessionTimings timings() const;
 
   config::Tunnel tunnel_;

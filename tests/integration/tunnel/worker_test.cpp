@@ -434,6 +434,38 @@ TEST_F(TunnelWorker, UnknownHostKeyIsRefusedUnlessAcceptedOnceExplicitly) {
   EXPECT_EQ(slurp(dir_ / "known_hosts"), sshd_->known_hosts_line());
 }
 
+// --accept-new-hostkey trusts one key for the life of the process: a reconnect that meets an
+// unknown key again (here: the entry was removed behind the worker's back) is refused.
+TEST_F(TunnelWorker, AcceptNewHostKeyTrustsOneKeyPerProcessNotOnePerReconnect) {
+  sshd_->start();
+  write_text(dir_ / "known_hosts", "", 0644);
+  start_worker("", {"--accept-new-hostkey"});
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  write_text(dir_ / "known_hosts", "", 0644);
+  httplib::Client api("127.0.0.1", control_port_);
+  api.set_bearer_token_auth("test-token-" + std::to_string(getpid()));
+  auto reconnect = api.Post("/v1/reconnect", "", "application/json");
+  ASSERT_TRUE(reconnect);
+  ASSERT_EQ(reconnect->status, 200) << reconnect->body;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->last_error && s->last_error->find("is not in") != std::string::npos;
+      },
+      seconds(10)))
+      << worker_log();
+  EXPECT_EQ(slurp(dir_ / "known_hosts"), "");
+}
+
+// A known_hosts whose last line lacks its newline keeps that line whole when a key is added.
+TEST_F(TunnelWorker, AcceptedHostKeyGoesOnALineOfItsOwn) {
+  sshd_->start();
+  write_text(dir_ / "known_hosts", "# the VPS, added by hand", 0644);
+  start_worker("", {"--accept-new-hostkey"});
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  EXPECT_EQ(slurp(dir_ / "known_hosts"), "# the VPS, added by hand\n" + sshd_->known_hosts_line());
+}
+
 TEST_F(TunnelWorker, WrongUserKeyIsRefusedWithAClearError) {
   sshd_->start();
   testing::make_key(dir_ / "id_wrong");
