@@ -219,9 +219,9 @@ TEST_F(ConfigLoader, NormalisesFingerprintsToUpperCase) {
   auto c = parse_text(text, Command::check);
   ASSERT_TRUE(c) << lines(c.error());
   EXPECT_FALSE(c->pve->ca_file.has_value());
-  EXPECT_EQ(c->pve->fingerprint,
-            "9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:D1:5D:6C:15:"
-            "B0:F0:0A:08");
+  EXPECT_EQ(c->pve->fingerprints,
+            std::vector<std::string>{"9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:"
+                                     "1B:2B:0B:82:2C:D1:5D:6C:15:B0:F0:0A:08"});
 }
 
 TEST_F(ConfigLoader, TunnelOnlyConfigServesTheTunnelCommandButNotCheck) {

@@ -80,9 +80,17 @@ TEST(Fingerprint, NormalisesToUpperCase) {
   EXPECT_EQ(*f,
             "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:"
             "23:45:67:89");
-  EXPECT_FALSE(normalise_fingerprint(mixed.substr(3)));         // 31 pairs
-  EXPECT_FALSE(normalise_fingerprint(mixed + ":00"));           // 33 pairs
-  EXPECT_FALSE(normalise_fingerprint(std::string(64, 'a')));    // no separators
+  EXPECT_FALSE(normalise_fingerprint(mixed.substr(3)));  // 31 pairs
+  EXPECT_FALSE(normalise_fingerprint(mixed + ":00"));    // 33 pairs
+  // Without separators (some tools print it so) and as openssl prints it: the same pairs.
+  auto bare = normalise_fingerprint(std::string(64, 'a'));
+  ASSERT_TRUE(bare) << bare.error();
+  EXPECT_EQ(bare->size(), 95u);
+  EXPECT_EQ(bare->substr(0, 6), "AA:AA:");
+  auto openssl = normalise_fingerprint("sha256 Fingerprint=" + mixed);
+  ASSERT_TRUE(openssl) << openssl.error();
+  EXPECT_EQ(*openssl, *f);
+  EXPECT_FALSE(normalise_fingerprint(std::string(63, 'a')));    // odd length
   EXPECT_FALSE(normalise_fingerprint("gg" + mixed.substr(2)));  // not hex
 }
 
