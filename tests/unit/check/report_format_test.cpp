@@ -590,6 +590,25 @@ TEST(Text, ErrorDetailsOnePerLineUnderTheFirst) {
   EXPECT_EQ(lines[2], r.error_details[1]);
 }
 
+// FINDING (controller/report.cpp, to_text: `out += text::sanitize(d) + "\n"`): the lines under
+// the first (every config problem) are not wrapped, unlike every other line: a config problem is
+// often 100+ columns ("FILE:LINE:COL: key: expected ..."), so `COLUMNS=60 pvectl-tunnel check`
+// with a bad config prints lines wider than the terminal. (If one line per problem, unwrapped,
+// is intended for grep, the width promise of TextOptions should say so.)
+TEST(Text, ErrorDetailsFitTheWidthToo) {
+  const std::string problem =
+      "/etc/pvectl-tunnel/config.toml:3:12: pve.token_id: expected USER@REALM!TOKENID (e.g. "
+      "\"pvectl@pve!tunnel\"), got \"no-bang\"";
+  Report r = unknown_report("invalid config: " + problem, system_clock::time_point(seconds(kNow)));
+  r.error_details = {problem};
+  for (size_t width : {60, 80}) {
+    const auto lines = lines_of(to_text(r, {.color = false, .width = width}));
+    for (size_t i = 1; i < lines.size(); ++i) {
+      EXPECT_LE(text::display_width(lines[i]), width) << "width " << width << ": " << lines[i];
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Prometheus
 
