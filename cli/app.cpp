@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -77,6 +78,25 @@ std::optional<std::string> unknown_command(const CLI::App& app, int argc, char**
     return std::string(a);
   }
   return std::nullopt;
+}
+
+// -t/--timeout: a whole number of seconds. Checked here rather than with CLI::Range, which runs
+// on the text before it is converted and so calls "abc" out of range instead of not a number.
+CLI::Validator seconds_between(int min, int max) {
+  return CLI::Validator(
+      [min, max](std::string& value) -> std::string {
+        int n = 0;
+        const char* end = value.data() + value.size();
+        auto [ptr, ec] = std::from_chars(value.data(), end, n);
+        if (value.empty() || ec == std::errc::invalid_argument || ptr != end) {
+          return fmt::format("\"{}\" is not a number of seconds", value);
+        }
+        if (ec == std::errc::result_out_of_range || n < min || n > max) {
+          return fmt::format("{} is not between {} and {} seconds", value, min, max);
+        }
+        return "";
+      },
+      fmt::format("SECONDS in {}..{}", min, max));
 }
 
 // CLI11's messages name its own terms ("Could not convert: -t,--timeout = abc"); say what the
@@ -196,7 +216,7 @@ int run(int argc, char** argv) {
       ->add_option("-t,--timeout", check_args.timeout_s,
                    "Give up after S seconds for the whole run; what was not checked by then is "
                    "UNKNOWN")
-      ->check(CLI::Range(1, 3600))
+      ->check(seconds_between(1, 3600))
       ->capture_default_str();
 
   // config validate
@@ -242,7 +262,7 @@ int run(int argc, char** argv) {
       ->add_option("-t,--timeout", verify_args.timeout_s,
                    "Give up after S seconds for the whole run; what was not verified by then is "
                    "UNKNOWN")
-      ->check(CLI::Range(1, 3600))
+      ->check(seconds_between(1, 3600))
       ->capture_default_str();
 
   CheckArgs run_args;

@@ -46,8 +46,15 @@ size_t utf8_sequence(std::string_view s, size_t i) {
   return 0;
 }
 
+// C1 controls (U+0080..U+009F) are two-byte sequences C2 80..C2 9F; U+009B (CSI) starts an
+// escape sequence on terminals that honour C1.
+bool is_c1_control(std::string_view s, size_t i, size_t n) {
+  return n == 2 && static_cast<unsigned char>(s[i]) == 0xC2 &&
+         static_cast<unsigned char>(s[i + 1]) <= 0x9F;
+}
+
 template <class OnAscii>
-std::string repair(std::string_view s, OnAscii on_ascii) {
+std::string repair(std::string_view s, OnAscii on_ascii, bool escape_c1) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
@@ -58,6 +65,9 @@ std::string repair(std::string_view s, OnAscii on_ascii) {
     } else if (n == 1) {
       on_ascii(out, s[i]);
       ++i;
+    } else if (escape_c1 && is_c1_control(s, i, n)) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(s[i + 1]));
+      i += n;
     } else {
       out.append(s.substr(i, n));
       i += n;
@@ -69,18 +79,22 @@ std::string repair(std::string_view s, OnAscii on_ascii) {
 }  // namespace
 
 std::string valid_utf8(std::string_view bytes) {
-  return repair(bytes, [](std::string& out, char c) { out += c; });
+  return repair(
+      bytes, [](std::string& out, char c) { out += c; }, false);
 }
 
 std::string sanitize(std::string_view untrusted) {
-  return repair(untrusted, [](std::string& out, char c) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && c != '\t') || u == 0x7F) {
-      out += fmt::format("\\x{:02x}", u);
-    } else {
-      out += c;
-    }
-  });
+  return repair(
+      untrusted,
+      [](std::string& out, char c) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\t') || u == 0x7F) {
+          out += fmt::format("\\x{:02x}", u);
+        } else {
+          out += c;
+        }
+      },
+      true);
 }
 
 size_t display_width(std::string_view utf8) {

@@ -14,8 +14,8 @@ std::vector<std::string> split_list(std::string_view text, char sep = ',');
 
 // Text from outside (API answers, task logs, SSH peers) made safe to put in a report, a log line
 // or on a terminal: invalid UTF-8 bytes become U+FFFD (JSON serialisers reject them, terminals
-// garble them), and control characters other than tab become "\xNN" (no escape sequences, no
-// forged log lines). Valid printable text comes back unchanged.
+// garble them), control characters other than tab become "\xNN" and C1 controls "\u00NN" (no
+// escape sequences, no forged log lines). Valid printable text comes back unchanged.
 std::string sanitize(std::string_view untrusted);
 
 // Only the UTF-8 repair of sanitize(): for text whose line breaks are meaningful.

@@ -83,6 +83,15 @@ const char* colour_of(Status s) {
   return "";
 }
 
+// Outside text made safe for the text format: sanitized, and without '|', which Nagios, Icinga
+// and the Monitoring Plugins guidelines read as the start of perfdata (in the first line and in
+// the long output alike).
+std::string plain(std::string_view untrusted) {
+  std::string out = text::sanitize(untrusted);
+  std::replace(out.begin(), out.end(), '|', '/');
+  return out;
+}
+
 // Cuts to `max` columns, marking the cut.
 std::string shorten(std::string s, size_t max) {
   if (text::display_width(s) <= max) return s;
@@ -100,7 +109,7 @@ std::string headline_of(const RuleResult& x) {
       if (auto at = h.find(stop); at != std::string::npos && at > 0) h.resize(at);
     }
   }
-  return shorten(text::sanitize(h), kHeadlineMax);
+  return shorten(plain(h), kHeadlineMax);
 }
 
 // Most severe first (critical, unknown, warning: the precedence of the report's status), in
@@ -169,7 +178,7 @@ std::string perfdata(const Report& r) {
 std::string status_line(const Report& r) {
   std::vector<std::string> items;
   std::set<std::string> seen;
-  if (r.error) items.push_back(shorten(text::sanitize(*r.error), kErrorMax));
+  if (r.error) items.push_back(shorten(plain(*r.error), kErrorMax));
   std::vector<const RuleResult*> findings;
   for (const auto& x : r.results) {
     if (x.status != Status::ok) findings.push_back(&x);
@@ -179,7 +188,7 @@ std::string status_line(const Report& r) {
   });
   for (const RuleResult* x : findings) {
     // One node down makes several rules of a guest UNKNOWN for the same reason: say it once.
-    std::string item = fmt::format("{}: {}", text::sanitize(x->target), headline_of(*x));
+    std::string item = fmt::format("{}: {}", plain(x->target), headline_of(*x));
     if (seen.insert(item).second) items.push_back(std::move(item));
   }
   const std::string prefix = fmt::format("PVECTL-TUNNEL {} - ", to_string(r.status()));
@@ -240,6 +249,7 @@ namespace {
 // line "STATUS RULE TARGET observed (expected ...)", the message wrapped below it.
 constexpr size_t kValueColumnMax = 32;
 constexpr size_t kMessageColumnMin = 30;
+constexpr size_t kCompactValueMin = 16;  // below this, the stacked layout
 constexpr size_t kGap = 2;
 
 std::string pad(const std::string& s, size_t width) {
@@ -276,8 +286,11 @@ std::string render_row(const std::vector<std::string>& cells, const std::vector<
 }  // namespace
 
 std::string to_text(const Report& r, const TextOptions& options) {
+  const size_t total = std::max<size_t>(options.width, 20);
   std::string out = status_line(r) + "\n";
-  for (const auto& d : r.error_details) out += text::sanitize(d) + "\n";
+  // Each problem (a config error) whole on its own line, as `config validate` prints it: a
+  // FILE:LINE:COLUMN line is what editors jump to and people grep for.
+  for (const auto& d : r.error_details) out += plain(d) + "\n";
   if (r.results.empty()) return out;
   struct Row {
     std::string status, rule, target, observed, expected, message;
@@ -285,9 +298,8 @@ std::string to_text(const Report& r, const TextOptions& options) {
   };
   std::vector<Row> rows;
   for (const auto& x : r.results) {
-    rows.push_back({to_string(x.status), x.rule, text::sanitize(x.target),
-                    text::sanitize(x.observed.value_or("-")),
-                    text::sanitize(x.expected.value_or("-")), text::sanitize(x.message),
+    rows.push_back({to_string(x.status), x.rule, plain(x.target), plain(x.observed.value_or("-")),
+                    plain(x.expected.value_or("-")), plain(x.message),
                     options.color ? colour_of(x.status) : ""});
   }
   auto widest = [&](size_t header, auto field) {
@@ -300,8 +312,14 @@ std::string to_text(const Report& r, const TextOptions& options) {
   const size_t w_target = widest(6, &Row::target);
   const size_t w_observed = std::min(widest(8, &Row::observed), kValueColumnMax);
   const size_t w_expected = std::min(widest(8, &Row::expected), kValueColumnMax);
-  const size_t total = std::max<size_t>(options.width, 20);
   const size_t before_message = w_status + w_rule + w_target + w_observed + w_expected + 5 * kGap;
+  const size_t head = w_status + w_rule + w_target + 3 * kGap;
+  // What was seen, and for a finding what was wanted.
+  auto seen = [](const Row& row) {
+    return row.observed == row.expected || row.status == "OK"
+               ? row.observed
+               : fmt::format("{} (expected {})", row.observed, row.expected);
+  };
 
   out += "\n";
   if (before_message + kMessageColumnMin <= total) {
@@ -312,21 +330,31 @@ std::string to_text(const Report& r, const TextOptions& options) {
       out += render_row({row.status, row.rule, row.target, row.observed, row.expected, row.message},
                         width, row.colour);
     }
-  } else {
-    // Compact: what was seen (and, for a finding, what was wanted) after the target; the
-    // message below, under the rule.
-    const size_t head = w_status + w_rule + w_target + 3 * kGap;
-    const size_t rest = total > head + 12 ? total - head : 12;
-    const std::vector<size_t> width = {w_status, w_rule, w_target, rest};
-    const std::vector<size_t> below = {w_status,
-                                       total > w_status + kGap + 12 ? total - w_status - kGap : 12};
+  } else if (head + kCompactValueMin <= total) {
+    // Compact: status, rule and target side by side, what was seen after them; the message
+    // below, under the rule.
+    const std::vector<size_t> width = {w_status, w_rule, w_target, total - head};
+    const std::vector<size_t> below = {w_status, total - w_status - kGap};
     out += render_row({"STATUS", "RULE", "TARGET", "OBSERVED (EXPECTED)"}, width, "");
     for (const auto& row : rows) {
-      const std::string seen = row.observed == row.expected || row.status == "OK"
-                                   ? row.observed
-                                   : fmt::format("{} (expected {})", row.observed, row.expected);
-      out += render_row({row.status, row.rule, row.target, seen}, width, row.colour);
+      out += render_row({row.status, row.rule, row.target, seen(row)}, width, row.colour);
       out += render_row({"", row.message}, below, "");
+    }
+  } else {
+    // Stacked, for the narrowest terminals: one block per result, every line wrapped.
+    for (const auto& row : rows) {
+      const auto first =
+          text::wrap(fmt::format("{} {} {}", row.status, row.rule, row.target), total);
+      for (size_t k = 0; k < first.size(); ++k) {
+        if (k == 0 && *row.colour != '\0') {
+          out += row.colour + row.status + "\033[0m" + first[0].substr(row.status.size()) + "\n";
+        } else {
+          out += first[k] + "\n";
+        }
+      }
+      for (const std::string& part : {seen(row), row.message}) {
+        for (const auto& l : text::wrap(part, total - 2)) out += "  " + l + "\n";
+      }
     }
   }
   bool any_fix = false;
@@ -335,7 +363,7 @@ std::string to_text(const Report& r, const TextOptions& options) {
     if (!any_fix) out += "\nRemediation:\n";
     any_fix = true;
     const std::string line =
-        fmt::format("{} {}: {}", x.rule, text::sanitize(x.target), text::sanitize(x.remediation));
+        fmt::format("{} {}: {}", x.rule, plain(x.target), plain(x.remediation));
     const auto wrapped = text::wrap(line, total - 4);
     for (size_t k = 0; k < wrapped.size(); ++k) out += (k == 0 ? "  " : "    ") + wrapped[k] + "\n";
   }

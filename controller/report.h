@@ -83,6 +83,8 @@ struct TextOptions {
 };
 
 // The status line, then a table of every result (cells wrapped to `width`), then remediations.
+// Not wrapped: the status line (monitoring reads it whole) and the error details below it (each
+// a FILE:LINE:COLUMN problem that editors jump to and people grep for).
 std::string to_text(const Report& r, const TextOptions& options);
 
 // The Prometheus text exposition format (for the node_exporter textfile collector): rule status

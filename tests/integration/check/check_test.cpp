@@ -167,7 +167,8 @@ TEST_F(CheckAgainstSim, TokenWithoutBackupPrivilegesSeesNoBackupsButSaysWhy) {
       topology_, std::regex(", \"Datastore.AllocateSpace\", \"VM.Backup\"\\]"), "]");
   start();
   auto o = check();
-  EXPECT_EQ(status_of(o.report, "token.privileges", "token"), "WARNING");
+  // check itself cannot read the backups: CRITICAL (a WARNING let the report end UNKNOWN).
+  EXPECT_EQ(status_of(o.report, "token.privileges", "token"), "CRITICAL");
   // Not visible is not missing: UNKNOWN, never "no backup".
   EXPECT_EQ(status_of(o.report, "backup.age", "tunnel1"), "UNKNOWN");
   EXPECT_NE((*result(o.report, "token.privileges", "token"))["observed"].get<std::string>().find(

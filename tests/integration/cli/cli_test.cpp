@@ -66,7 +66,8 @@ TEST(Cli, VerbosityFlagsAreAcceptedAnywhere) {
 TEST(Cli, MissingConfigIsOneClearLine) {
   auto r = cli({"config", "validate", "--config", "/nonexistent/config.toml"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "/nonexistent/config.toml:0:0: cannot read config: No such file or directory\n");
+  EXPECT_EQ(r.err,
+            "cannot read the config file /nonexistent/config.toml: No such file or directory\n");
 }
 
 }  // namespace

@@ -39,7 +39,8 @@ TEST(ReportCommands, DashCapitalVPrintsTheVersion) {
   EXPECT_EQ(r.out.rfind("pvectl-tunnel ", 0), 0u) << r.out;
 }
 
-// FINDING (cli/app.cpp, -t/--timeout of check and backup verify): the option carries
+// Regression test, the bug it caught (cli/app.cpp, -t/--timeout of check and backup verify): the
+// option carries
 // ->check(CLI::Range(1, 3600)), and CLI11 runs that check on the text before converting it, so
 // `-t abc` fails with "--timeout: Value abc not in range 1 to 3600" and explain(), which only
 // rewrites "Could not convert: ...", never sees it: the message never says that abc is not a
@@ -62,10 +63,10 @@ TEST(ReportCommands, ATimeoutThatIsNotANumberIsSaidSo) {
   EXPECT_NE(first_line(zero.out).find("0"), std::string::npos) << zero.out;
 }
 
-// FINDING (cli/check_command.cpp run_report_command, message from common/config.cpp): a missing
-// file is a config "problem" at line 0, column 0, and the report prints it as such:
-// "invalid config: /nonexistent.toml:0:0: cannot read config: No such file or directory". The
-// file has no line 0; the report should name the file without ":0:0:".
+// Regression test, the bug it caught (cli/check_command.cpp run_report_command, message from
+// common/config.cpp): a missing file is a config "problem" at line 0, column 0, and the report
+// prints it as such: "invalid config: /nonexistent.toml:0:0: cannot read config: No such file or
+// directory". The file has no line 0; the report should name the file without ":0:0:".
 TEST(ReportCommands, AMissingConfigIsNamedWithoutALinePosition) {
   auto r = cli({"check", "--config", "/nonexistent.toml"});
   EXPECT_EQ(r.exit_code, 3);

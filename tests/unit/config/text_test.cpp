@@ -105,10 +105,11 @@ TEST(Sanitize, ControlCharactersAreShownNotObeyed) {
   EXPECT_EQ(sanitize("\x1b\xFF"), "\\x1b" + kFffd);
 }
 
-// FINDING (common/text.cpp, sanitize): the C1 control characters U+0080..U+009F are valid UTF-8
-// and pass through unchanged, although text.h promises that control characters other than tab
-// become "\xNN". U+009B is CSI, a one-character escape-sequence introducer on terminals that
-// honour C1 controls, so "\xC2\x9B" "2J" from an API answer can still clear such a terminal.
+// Regression test, the bug it caught (common/text.cpp, sanitize): the C1 control characters
+// U+0080..U+009F are valid UTF-8 and pass through unchanged, although text.h promises that control
+// characters other than tab become "\xNN". U+009B is CSI, a one-character escape-sequence
+// introducer on terminals that honour C1 controls, so "\xC2\x9B" "2J" from an API answer can still
+// clear such a terminal.
 TEST(Sanitize, C1ControlCharactersAreShownNotObeyed) {
   const std::string csi = "\xC2\x9B";  // U+009B
   EXPECT_EQ(sanitize(csi + "2J").find(csi), std::string::npos) << sanitize(csi + "2J");
