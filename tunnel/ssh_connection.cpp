@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/small_file.h"
+#include "common/text.h"
 #include "tunnel/host_key.h"
 
 namespace pvt::tunnel {
@@ -22,6 +23,7 @@ constexpr char kKeepaliveChannelType[] = "keepalive@pvectl-tunnel";
 // Forwarded connections the VPS may queue before we accept them (libssh2 refuses beyond).
 constexpr int kAcceptQueue = 4096;
 constexpr size_t kKnownHostsMax = 4 * 1024 * 1024;  // bytes; a site's whole known_hosts fits
+constexpr size_t kPeerTextMax = 200;                // bytes of a disconnect message kept
 
 // libssh2 1.10 has neither AES-GCM nor chacha20-poly1305 nor encrypt-then-MAC: aes-ctr with
 // hmac-sha2 is its fastest safe choice, and it is not open to the Terrapin prefix truncation
@@ -138,9 +140,12 @@ void SshConnection::on_disconnect(LIBSSH2_SESSION*, int reason, const char* mess
   SshConnection* c = self(abstract);
   c->broken_ = true;
   c->peer_closed_ = true;
-  c->broken_reason_ = fmt::format(
-      "the VPS ended the session (reason {}: {})", reason,
-      std::string_view(message, message_len > 0 ? static_cast<size_t>(message_len) : 0));
+  // The message is the peer's text: escaped (no terminal escapes, no forged log lines, valid
+  // UTF-8 for the status JSON) and bounded.
+  std::string_view text(message, message_len > 0 ? static_cast<size_t>(message_len) : 0);
+  if (text.size() > kPeerTextMax) text = text.substr(0, kPeerTextMax);
+  c->broken_reason_ =
+      fmt::format("the VPS ended the session (reason {}: {})", reason, text::sanitize(text));
 }
 
 void* SshConnection::on_alloc(size_t size, void** abstract) {
@@ -365,7 +370,9 @@ std::string SshConnection::last_error_text() const {
   char* msg = nullptr;
   int len = 0;
   libssh2_session_last_error(session_, &msg, &len, 0);
-  return msg != nullptr ? std::string(msg, static_cast<size_t>(len)) : std::string("unknown");
+  // libssh2's messages can carry what the server sent (a banner, a disconnect text).
+  return msg != nullptr ? text::sanitize(std::string_view(msg, static_cast<size_t>(len)))
+                        : std::string("unknown");
 }
 
 Step SshConnection::error_step(int rc, const char* what) {

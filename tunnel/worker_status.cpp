@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
+
 namespace pvt::tunnel {
 namespace {
 
@@ -112,7 +114,8 @@ std::string worker_status_json(const WorkerStatus& s) {
             {"vps", s.vps},
             {"forward", optional_json(s.forward)},
             {"reconnects", s.reconnects},
-            {"last_error", optional_json(s.last_error)},
+            // From libssh2, the VPS or the local target: never let invalid UTF-8 make dump() throw.
+            {"last_error", s.last_error ? Json(text::valid_utf8(*s.last_error)) : Json(nullptr)},
             {"probe", std::move(probe)},
             {"channels_open", s.channels_open},
             {"bytes_in", s.bytes_in},

@@ -176,5 +176,20 @@ TEST(WorkerMetrics, LatencyInSeconds) {
       std::string::npos);
 }
 
+// The last error can carry the VPS's own text (a disconnect message): bytes that are not UTF-8
+// made the status JSON throw while it was written.
+TEST(WorkerStatusJson, InvalidUtf8InTheLastErrorIsRepaired) {
+  WorkerStatus s;
+  s.name = "tunnel1";
+  s.state = "backoff";
+  s.last_error = "the VPS ended the session (reason 11: bye \xFF\xFE)";
+  std::string json;
+  ASSERT_NO_THROW(json = worker_status_json(s));
+  auto back = parse_worker_status(json);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back->last_error,
+            "the VPS ended the session (reason 11: bye \xEF\xBF\xBD\xEF\xBF\xBD)");
+}
+
 }  // namespace
 }  // namespace pvt::tunnel
