@@ -618,9 +618,17 @@ class Loader {
       read_int(s, "probe_failures_max", t.probe_failures_max, 1);
       read_int(s, "forward_pending_max_s", t.forward_pending_max_s, 1);
       read_int(s, "drain_timeout_s", t.drain_timeout_s, 1);
+      if (auto allow = get_bool(s, "allow_remote_control")) t.allow_remote_control = *allow;
       if (auto listen = get_address(s, "control_listen", false, HostKind::ip_literal)) {
         t.control_listen = *listen;
+        if (!t.allow_remote_control && !is_loopback_address(listen->host)) {
+          add(s.at("control_listen"), s.key("control_listen"),
+              fmt::format("control API address {} is not loopback; set allow_remote_control = "
+                          "true to allow it (and firewall it to the Proxmox hosts)",
+                          listen->host));
+        }
       }
+      read_int(s, "max_connections", t.max_connections, 1, 65536);
       if (auto url = get_string(s, "control_url", false)) {
         if (auto error = url_error(*url, {"http", "https"})) {
           add(s.at("control_url"), s.key("control_url"), *error);

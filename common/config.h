@@ -75,6 +75,11 @@ struct Tunnel {
   int forward_pending_max_s = 60;
   int drain_timeout_s = 30;
   HostPort control_listen{"127.0.0.1", 9190};
+  // A control API on anything but loopback is a new door: only when asked for (and warned about).
+  bool allow_remote_control = false;
+  // Forwarded connections relayed at once; beyond it new ones are refused (and logged). Each can
+  // pin about 2.5 MiB (libssh2's fixed receive window plus our buffers) when the VPS side stalls.
+  int max_connections = 1024;
   std::optional<std::string> control_url;
   std::optional<std::string> control_token_file;
   std::string control_token;  // read from control_token_file when the command needs it

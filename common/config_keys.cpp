@@ -32,6 +32,8 @@ const std::vector<KnownSection>& known_sections() {
         "forward_pending_max_s",
         "drain_timeout_s",
         "control_listen",
+        "allow_remote_control",
+        "max_connections",
         "control_url",
         "control_token_file"}},
       {"backup",
