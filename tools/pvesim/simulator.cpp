@@ -66,7 +66,9 @@ std::string param(const SimRequest& r, const std::string& k, const std::string& 
 }  // namespace
 
 Simulator::Simulator(Topology topology, NowFn now)
-    : t_(std::move(topology)), now_(now ? std::move(now) : NowFn(wall_now)) {}
+    : t_(std::move(topology)),
+      access_(make_access(t_)),
+      now_(now ? std::move(now) : NowFn(wall_now)) {}
 
 Guest* Simulator::find_guest(int64_t vmid) {
   for (auto& g : t_.guests) {
@@ -141,18 +143,20 @@ SimResponse Simulator::handle(const SimRequest& r) {
   const int latency = t_.faults.latency_ms;
   // Authentication: "PVEAPIToken=USER@REALM!TOKENID=SECRET".
   const std::string prefix = "PVEAPIToken=";
-  const Token* token = nullptr;
+  std::optional<Caller> token;
+  std::string why = "invalid token value!";
   if (r.authorization.rfind(prefix, 0) == 0) {
     const std::string rest = r.authorization.substr(prefix.size());
     const auto eq = rest.rfind('=');
     if (eq != std::string::npos) {
-      for (const auto& tk : t_.tokens) {
-        if (tk.id == rest.substr(0, eq) && tk.secret == rest.substr(eq + 1)) token = &tk;
+      if (const ApiToken* t =
+              access_.authenticate(rest.substr(0, eq), rest.substr(eq + 1), now_(), why)) {
+        token = Caller{t->full_id(), &access_};
       }
     }
   }
-  if (token == nullptr) {
-    SimResponse res{401, r.authorization.empty() ? "No ticket" : "invalid token value!",
+  if (!token) {
+    SimResponse res{401, r.authorization.empty() ? "No ticket" : why,
                     Json{{"data", nullptr}}.dump(), t_.timing.auth_failure_delay_ms};
     return res;
   }
@@ -174,7 +178,7 @@ SimResponse Simulator::handle(const SimRequest& r) {
   return res;
 }
 
-SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
+SimResponse Simulator::dispatch(const SimRequest& r, const Caller& tok) {
   static const std::regex node_re(R"(^/nodes/([^/]+)(/.*)?$)");
   static const std::regex guest_re(R"(^/(qemu|lxc)/(\d+)/(status/current|config|status/start)$)");
   static const std::regex task_re(R"(^/tasks/([^/]+)/(status|log)$)");
@@ -188,28 +192,7 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
     return ok_data(
         {{"version", t_.version}, {"release", t_.version.substr(0, 3)}, {"repoid", "f72b1f86"}});
   }
-  if (m == "GET" && p == "/access/permissions") {
-    Json out = Json::object();
-    for (const auto& [path, privs] : tok.acl) {
-      // PVE leaves out paths where the token has no privilege at all (a NoAccess ACL).
-      if (privs.empty()) continue;
-      Json set = Json::object();
-      for (const auto& pr : privs) set[pr] = 1;
-      out[path] = set;
-    }
-    auto path = r.params.find("path");
-    if (path != r.params.end()) {
-      Json one = Json::object();
-      for (const auto& [path2, privs] : tok.acl) {
-        for (const auto& pr : privs) {
-          if (tok.has(path->second, pr)) one[pr] = 1;
-        }
-        (void)path2;
-      }
-      return ok_data({{path->second, one}});
-    }
-    return ok_data(out);
-  }
+  if (p == "/access" || p.rfind("/access/", 0) == 0) return access_api(r, tok);
   if (m == "GET" && p == "/cluster/status") {
     if (!tok.has("/", "Sys.Audit")) return forbidden("/", "Sys.Audit");
     Json list = Json::array();
@@ -746,8 +729,381 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Token& tok) {
   return error(501, fmt::format("Method '{} {}' not implemented", m, p));
 }
 
-SimResponse Simulator::restore_guest(const SimRequest& r, const Token& tok, const std::string& node,
-                                     const std::string& type) {
+namespace {
+
+std::optional<bool> pve_bool(const std::string& v) {
+  static const std::set<std::string> yes = {"1", "true", "yes", "on"},
+                                     no = {"0", "false", "no", "off"};
+  std::string l;
+  for (char c : v) l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (yes.count(l)) return true;
+  if (no.count(l)) return false;
+  return std::nullopt;
+}
+
+// PVE's split_list: commas, semicolons and blanks separate.
+std::vector<std::string> pve_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text) {
+    if (c == ',' || c == ';' || std::isspace(static_cast<unsigned char>(c))) {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+// raise_perm_exc() without a path, as an "or" of permission checks answers.
+SimResponse forbidden_plain() { return error(403, "Permission check failed"); }
+
+std::string uuid(std::mt19937& rng) {
+  std::uniform_int_distribution<int> hex(0, 15);
+  std::string out;
+  for (int i = 0; i < 36; ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      out += '-';
+    } else if (i == 14) {
+      out += '4';
+    } else {
+      out += "0123456789abcdef"[i == 19 ? 8 + hex(rng) % 4 : hex(rng)];
+    }
+  }
+  return out;
+}
+
+Json token_info(const ApiToken& t) {
+  Json j = {{"privsep", t.privsep ? 1 : 0}, {"expire", t.expire}};
+  if (!t.comment.empty()) j["comment"] = t.comment;
+  return j;
+}
+
+}  // namespace
+
+// The access API as pve-access-control has it (PVE/API2/{AccessControl,User,Role,ACL}.pm):
+// the permission check first, then the parameters, then the change ("... failed: " prefixed
+// errors from inside the user.cfg lock as 500).
+SimResponse Simulator::access_api(const SimRequest& r, const Caller& tok) {
+  static const std::regex token_re(R"(^/access/users/([^/]+)/token(?:/([^/]+))?$)");
+  const std::string& m = r.method;
+  const std::string& p = r.path;
+  Access& a = access_;
+
+  if (m == "GET" && p == "/access/permissions") {
+    std::string subject = tok.id;
+    if (auto u = r.params.find("userid"); u != r.params.end()) {
+      if (!tok.has("/access", "Sys.Audit")) return forbidden("/access", "Sys.Audit");
+      subject = u->second;
+    }
+    if (auto path = r.params.find("path"); path != r.params.end() && !path->second.empty()) {
+      Json set = Json::object();
+      for (const auto& [priv, propagate] : a.permissions(subject, path->second))
+        set[priv] = propagate ? 1 : 0;
+      return ok_data({{path->second, set}});
+    }
+    return ok_data(a.effective_permissions(subject));
+  }
+
+  if (m == "GET" && p == "/access/roles") {
+    Json list = Json::array();
+    for (const auto& [id, privs] : a.roles) {
+      std::string joined;
+      for (const auto& pr : privs) joined += (joined.empty() ? "" : ",") + pr;
+      list.push_back({{"roleid", id},
+                      {"privs", joined},
+                      {"special", Access::builtin_roles().count(id) ? 1 : 0}});
+    }
+    return ok_data(list);
+  }
+  if (m == "POST" && p == "/access/roles") {
+    if (!tok.has("/access", "Sys.Modify")) return forbidden("/access", "Sys.Modify");
+    const std::string role = param(r, "roleid");
+    if (role.empty()) return bad_param("roleid", "property is missing and it is not optional");
+    for (char c : role) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+        return bad_param("roleid",
+                         "invalid format - role name '" + role + "' contains invalid characters");
+    }
+    const auto privs = pve_list(param(r, "privs"));
+    for (const auto& pr : privs) {
+      if (!Access::valid_privileges().count(pr))
+        return bad_param("privs", "invalid format - invalid privilege '" + pr + "'");
+    }
+    if (role.size() >= 3 && std::tolower(static_cast<unsigned char>(role[0])) == 'p' &&
+        std::tolower(static_cast<unsigned char>(role[1])) == 'v' &&
+        std::tolower(static_cast<unsigned char>(role[2])) == 'e') {
+      return bad_param("roleid",
+                       "cannot use role ID starting with the (case-insensitive) 'PVE' namespace");
+    }
+    if (a.roles.count(role))
+      return error(500, "create role failed: role '" + role + "' already exists");
+    a.roles[role] = {privs.begin(), privs.end()};
+    return ok_data(nullptr);
+  }
+
+  if (m == "GET" && p == "/access/users") {
+    const bool all =
+        tok.has("/access/groups", "User.Modify") || tok.has("/access/groups", "Sys.Audit");
+    const bool full = pve_bool(param(r, "full", "0")).value_or(false);
+    Json list = Json::array();
+    for (const auto& [id, u] : a.users) {
+      if (!all && id != tok.id) continue;
+      Json e = {{"userid", id}, {"enable", u.enable ? 1 : 0}, {"expire", u.expire}};
+      if (!u.comment.empty()) e["comment"] = u.comment;
+      if (!u.email.empty()) e["email"] = u.email;
+      if (!u.firstname.empty()) e["firstname"] = u.firstname;
+      if (!u.lastname.empty()) e["lastname"] = u.lastname;
+      const std::string realm = id.substr(id.rfind('@') + 1);
+      if (realm == "pam" || realm == "pve") e["realm-type"] = realm;
+      if (full) {
+        e["groups"] = "";
+        Json tokens = Json::array();
+        for (const auto& [tid, t] : a.tokens) {
+          if (t.user != id) continue;
+          Json ti = token_info(t);
+          ti["tokenid"] = t.name;
+          tokens.push_back(ti);
+        }
+        if (!tokens.empty()) e["tokens"] = tokens;
+      }
+      list.push_back(e);
+    }
+    return ok_data(list);
+  }
+  if (m == "POST" && p == "/access/users") {
+    const std::string userid = param(r, "userid");
+    if (userid.empty()) return bad_param("userid", "property is missing and it is not optional");
+    if (!Access::valid_userid(userid))
+      return bad_param(
+          "userid", "invalid format - value '" + userid + "' does not look like a valid user name");
+    const std::string realm_path = "/access/realm/" + userid.substr(userid.rfind('@') + 1);
+    if (!tok.has(realm_path, "Realm.AllocateUser"))
+      return forbidden(realm_path, "Realm.AllocateUser");
+    if (r.params.count("groups")) {
+      return error(
+          500, "create user failed: no such group '" + pve_list(param(r, "groups")).front() + "'");
+    }
+    if (!tok.has("/access/groups", "User.Modify"))
+      return forbidden("/access/groups", "User.Modify");
+    User u;
+    u.id = userid;
+    if (r.params.count("enable")) {
+      auto b = pve_bool(param(r, "enable"));
+      if (!b)
+        return bad_param("enable",
+                         "type check ('boolean') failed - got '" + param(r, "enable") + "'");
+      u.enable = *b;
+    }
+    if (r.params.count("expire")) {
+      auto e = to_int(param(r, "expire"));
+      if (!e || *e < 0)
+        return bad_param("expire",
+                         "type check ('integer') failed - got '" + param(r, "expire") + "'");
+      u.expire = *e;
+    }
+    u.comment = param(r, "comment");
+    u.email = param(r, "email");
+    u.firstname = param(r, "firstname");
+    u.lastname = param(r, "lastname");
+    if (a.users.count(userid))
+      return error(500, "create user failed: user '" + userid + "' already exists");
+    a.users[userid] = u;
+    return ok_data(nullptr);
+  }
+  std::smatch tm;
+  if (std::regex_match(p, tm, token_re)) {
+    const std::string userid = tm[1];
+    const std::string name = tm[2];
+    // ["or", ["userid-param", "self"], ["userid-group", ["User.Modify"]]]: both need the user.
+    if (!a.users.count(userid) || !tok.has("/access/groups", "User.Modify"))
+      return forbidden_plain();
+    if (m == "GET" && name.empty()) {
+      Json list = Json::array();
+      for (const auto& [tid, t] : a.tokens) {
+        if (t.user != userid) continue;
+        Json ti = token_info(t);
+        ti["tokenid"] = t.name;
+        list.push_back(ti);
+      }
+      return ok_data(list);
+    }
+    if (!Access::valid_token_name(name))
+      return bad_param("tokenid", "value does not match the regex pattern");
+    const std::string full = userid + "!" + name;
+    if (m == "GET") {
+      auto t = a.tokens.find(full);
+      if (t == a.tokens.end())
+        return error(500, "no such token '" + name + "' for user '" + userid + "'");
+      return ok_data(token_info(t->second));
+    }
+    if (m == "POST") {
+      ApiToken t;
+      t.user = userid;
+      t.name = name;
+      for (const char* k : {"privsep"}) {
+        if (!r.params.count(k)) continue;
+        auto b = pve_bool(param(r, k));
+        if (!b) return bad_param(k, "type check ('boolean') failed - got '" + param(r, k) + "'");
+        t.privsep = *b;
+      }
+      if (r.params.count("expire")) {
+        auto e = to_int(param(r, "expire"));
+        if (!e || *e < 0)
+          return bad_param("expire",
+                           "type check ('integer') failed - got '" + param(r, "expire") + "'");
+        t.expire = *e;
+      }
+      t.comment = param(r, "comment");
+      if (a.tokens.count(full)) return bad_param("tokenid", "Token already exists.");
+      t.secret = uuid(rng_);
+      a.tokens[full] = t;
+      Json info = {{"privsep", t.privsep ? 1 : 0}};
+      if (r.params.count("expire")) info["expire"] = t.expire;
+      if (!t.comment.empty()) info["comment"] = t.comment;
+      return ok_data({{"full-tokenid", full}, {"info", info}, {"value", t.secret}});
+    }
+  }
+
+  if (m == "GET" && p == "/access/acl") {
+    const bool audit = tok.has("/access", "Sys.Audit");
+    Json list = Json::array();
+    for (const auto& [path, node] : a.acl) {
+      if (!audit && !tok.has(path, "Permissions.Modify")) {
+        const bool sub = (path.rfind("/vms/", 0) == 0 && tok.has(path, "VM.Allocate")) ||
+                         (path.rfind("/storage/", 0) == 0 && tok.has(path, "Datastore.Allocate")) ||
+                         (path.rfind("/pool/", 0) == 0 && tok.has(path, "Pool.Allocate"));
+        if (!sub) continue;
+      }
+      for (const auto& [type, subjects] :
+           {std::pair{"user", &node.users}, std::pair{"token", &node.tokens}}) {
+        for (const auto& [id, roles] : *subjects) {
+          for (const auto& [role, propagate] : roles) {
+            list.push_back({{"path", path},
+                            {"type", type},
+                            {"ugid", id},
+                            {"roleid", role},
+                            {"propagate", propagate ? 1 : 0}});
+          }
+        }
+      }
+    }
+    return ok_data(list);
+  }
+  if (m == "PUT" && p == "/access/acl") {
+    const std::string raw_path = param(r, "path");
+    const auto path = Access::normalize_path(raw_path);
+    if (!path) return forbidden_plain();
+    // perm-modify: Permissions.Modify, or what owns the object below /vms, /storage, /pool.
+    std::vector<std::string> may = {"Permissions.Modify"};
+    if (path->rfind("/storage/", 0) == 0) may.push_back("Datastore.Allocate");
+    if (path->rfind("/vms/", 0) == 0) may.push_back("VM.Allocate");
+    if (path->rfind("/pool/", 0) == 0) may.push_back("Pool.Allocate");
+    bool allowed = false;
+    for (const auto& pr : may) allowed |= tok.has(*path, pr);
+    if (!allowed) {
+      std::string any;
+      for (const auto& pr : may) any += (any.empty() ? "" : "|") + pr;
+      return forbidden(*path, any);
+    }
+    if (!r.params.count("roles"))
+      return bad_param("roles", "property is missing and it is not optional");
+    bool propagate = true, remove = false;
+    for (auto [k, target] : {std::pair{"propagate", &propagate}, std::pair{"delete", &remove}}) {
+      if (!r.params.count(k)) continue;
+      auto b = pve_bool(param(r, k));
+      if (!b) return bad_param(k, "type check ('boolean') failed - got '" + param(r, k) + "'");
+      *target = *b;
+    }
+    const auto roles = pve_list(param(r, "roles"));
+    const auto users = pve_list(param(r, "users"));
+    const auto groups = pve_list(param(r, "groups"));
+    const auto tokens = pve_list(param(r, "tokens"));
+    for (const auto& u : users) {
+      if (!Access::valid_userid(u))
+        return bad_param("users",
+                         "invalid format - value '" + u + "' does not look like a valid user name");
+    }
+    for (const auto& t : tokens) {
+      const auto bang = t.find('!');
+      if (bang == std::string::npos || !Access::valid_userid(t.substr(0, bang)) ||
+          !Access::valid_token_name(t.substr(bang + 1)))
+        return bad_param("tokens",
+                         "invalid format - value '" + t + "' does not look like a valid token ID");
+    }
+    if (users.empty() && groups.empty() && tokens.empty()) {
+      SimResponse res = error(400, "Parameter verification failed.");
+      const std::string msg = "either 'users', 'groups' or 'tokens' is required.\n";
+      res.body = Json{{"data", nullptr},
+                      {"message", "Parameter verification failed.\n"},
+                      {"errors", {{"users", msg}, {"groups", msg}, {"tokens", msg}}}}
+                     .dump();
+      return res;
+    }
+    if (!remove && !Access::valid_acl_path(*path))
+      return bad_param("path", "invalid ACL path '" + raw_path + "'");
+    const std::string failed = "ACL update failed: ";
+    const Privileges mine = a.permissions(tok.id, *path);
+    std::vector<std::tuple<bool, std::string, std::string>> changes;  // token?, subject, role
+    for (const auto& role : roles) {
+      auto rit = a.roles.find(role);
+      if (rit == a.roles.end()) return error(500, failed + "role '" + role + "' does not exist");
+      if (!mine.count("Permissions.Modify")) {
+        // Without Permissions.Modify only a subset of one's own privileges may be handed out.
+        const std::string verb = remove ? "remove" : "add";
+        auto refuse = [&](const std::string& why) {
+          return error(500, failed + "400 Parameter verification failed.\nrole: Cannot " + verb +
+                                " role '" + role + "' - " + why);
+        };
+        for (const auto& pr : rit->second) {
+          auto own = mine.find(pr);
+          if (own == mine.end())
+            return refuse("requires 'Permissions.Modify' or superset of privileges.");
+          if (propagate && !own->second && !remove)
+            return refuse(
+                "with propagation - requires 'Permissions.Modify' or propagated superset of "
+                "privileges.");
+        }
+        if (role == "NoAccess") return refuse("requires 'Permissions.Modify'");
+      }
+      if (!groups.empty())
+        return error(500, failed + "group '" + groups.front() + "' does not exist");
+      for (const auto& u : users) {
+        if (!a.users.count(u)) return error(500, failed + "user '" + u + "' does not exist");
+        changes.emplace_back(false, u, role);
+      }
+      for (const auto& t : tokens) {
+        const std::string user = t.substr(0, t.find('!'));
+        if (!a.users.count(user)) return error(500, failed + "no such user ('" + user + "')");
+        if (!a.tokens.count(t)) {
+          return error(500, failed + "no such token '" + t.substr(t.find('!') + 1) +
+                                "' for user '" + user + "'");
+        }
+        changes.emplace_back(true, t, role);
+      }
+    }
+    for (const auto& [is_token, subject, role] : changes) {
+      if (remove) {
+        auto node = a.acl.find(*path);
+        if (node == a.acl.end()) continue;
+        auto& subjects = is_token ? node->second.tokens : node->second.users;
+        if (auto s = subjects.find(subject); s != subjects.end()) {
+          s->second.erase(role);
+          if (s->second.empty()) subjects.erase(s);
+        }
+      } else {
+        a.grant(*path, is_token, subject, role, propagate);
+      }
+    }
+    return ok_data(nullptr);
+  }
+  return error(501, fmt::format("Method '{} {}' not implemented", m, p));
+}
+
+SimResponse Simulator::restore_guest(const SimRequest& r, const Caller& tok,
+                                     const std::string& node, const std::string& type) {
   // qemu names the archive "archive", lxc "ostemplate" with restore=1.
   const std::string archive = type == "qemu" ? param(r, "archive") : param(r, "ostemplate");
   if (archive.empty() || (type == "lxc" && param(r, "restore") != "1")) {
@@ -871,7 +1227,7 @@ SimResponse Simulator::restore_guest(const SimRequest& r, const Token& tok, cons
   return ok_data(upid);
 }
 
-SimResponse Simulator::destroy_guest(const SimRequest& r, const Token& tok, Guest& g) {
+SimResponse Simulator::destroy_guest(const SimRequest& r, const Caller& tok, Guest& g) {
   const std::string vp = vm_path(g.vmid);
   if (!tok.has(vp, "VM.Allocate")) return forbidden(vp, "VM.Allocate");
   const char* what = g.type == "qemu" ? "VM" : "CT";
@@ -914,7 +1270,7 @@ SimResponse Simulator::destroy_guest(const SimRequest& r, const Token& tok, Gues
   return ok_data(upid);
 }
 
-SimResponse Simulator::stop_task(const Token& tok, const std::string& node,
+SimResponse Simulator::stop_task(const Caller& tok, const std::string& node,
                                  const std::string& upid) {
   for (auto& task : t_.tasks) {
     if (task.upid != upid || task.node != node) continue;

@@ -22,6 +22,15 @@ struct SimRequest {
   std::string authorization;
 };
 
+// The authenticated token. Every privilege check asks Access::permissions, through has().
+struct Caller {
+  std::string id;  // user@realm!name
+  const Access* access = nullptr;
+  bool has(const std::string& path, const std::string& priv) const {
+    return access->has(id, path, priv);
+  }
+};
+
 struct SimResponse {
   int status = 200;
   std::string reason = "OK";
@@ -40,21 +49,24 @@ class Simulator {
   SimResponse admin(const std::string& method, const std::string& path, const std::string& body);
 
  private:
-  SimResponse dispatch(const SimRequest& r, const Token& token);
+  SimResponse dispatch(const SimRequest& r, const Caller& token);
+  // /access/users, /access/roles, /access/acl, /access/permissions
+  SimResponse access_api(const SimRequest& r, const Caller& tok);
   void advance(int64_t now);  // finish due tasks and apply their effects
   Guest* find_guest(int64_t vmid);
   const Node* find_node(const std::string& name) const;
   bool node_offline(const std::string& node) const;
   bool quorate() const;
   // POST /nodes/{node}/{qemu|lxc} with an archive, DELETE of a guest, DELETE of a task.
-  SimResponse restore_guest(const SimRequest& r, const Token& tok, const std::string& node,
+  SimResponse restore_guest(const SimRequest& r, const Caller& tok, const std::string& node,
                             const std::string& type);
-  SimResponse destroy_guest(const SimRequest& r, const Token& tok, Guest& g);
-  SimResponse stop_task(const Token& tok, const std::string& node, const std::string& upid);
+  SimResponse destroy_guest(const SimRequest& r, const Caller& tok, Guest& g);
+  SimResponse stop_task(const Caller& tok, const std::string& node, const std::string& upid);
   std::string new_task(const std::string& node, const std::string& type, const std::string& id,
                        const std::string& user, int duration_ms);
 
   Topology t_;
+  Access access_;  // user.cfg: users, tokens, roles, ACLs (from the topology, then the API)
   NowFn now_;
   std::mutex mu_;
   std::mt19937 rng_{12345};

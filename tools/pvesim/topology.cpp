@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "common/text.h"
 
 #include <toml++/toml.h>
@@ -84,6 +86,22 @@ class Reader {
   std::string key_;
 };
 
+// PVE's split_list: items separated by commas, semicolons or blanks.
+std::vector<std::string> pve_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text) {
+    if (c == ',' || c == ';' || std::isspace(static_cast<unsigned char>(c))) {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
 #define SIM_TRY(var, expr)                              \
   auto var##_r = (expr);                                \
   if (!var##_r) return tl::unexpected(var##_r.error()); \
@@ -115,15 +133,44 @@ bool Storage::on_node(const std::string& n) const {
   return false;
 }
 
-bool Token::has(const std::string& path, const std::string& priv) const {
-  std::string p = path;
-  while (true) {
-    auto it = acl.find(p);
-    if (it != acl.end()) return it->second.count(priv) > 0;
-    if (p == "/") return false;
-    auto slash = p.rfind('/');
-    p = slash == 0 ? "/" : p.substr(0, slash);
+Access make_access(const Topology& t) {
+  Access a;
+  for (const auto& [id, privs] : t.roles) a.roles[id] = privs;
+  for (const auto& u : t.users) a.users[u.id] = u;
+  std::set<std::string> implied;  // users only a [[token]] names
+  int legacy = 0;
+  for (const auto& tok : t.tokens) {
+    ApiToken at;
+    at.user = tok.user();
+    at.name = tok.id.substr(tok.id.find('!') + 1);
+    at.secret = tok.secret;
+    at.privsep = tok.privsep;
+    at.comment = tok.comment;
+    at.expire = tok.expire;
+    a.tokens[tok.id] = at;
+    if (!a.users.count(at.user)) {
+      a.users[at.user].id = at.user;
+      implied.insert(at.user);
+    }
+    // The legacy per-token privileges: a role of their own on each path, given to the token
+    // and, when the user is only implied, to the user as well.
+    for (const auto& [path, privs] : tok.acl) {
+      const std::string role = fmt::format("PvesimTokenAcl{}", ++legacy);
+      a.roles[role] = privs;
+      a.grant(path, true, tok.id, role, true);
+      if (implied.count(at.user)) a.grant(path, false, at.user, role, true);
+    }
   }
+  for (const auto& g : t.acls) {
+    for (const auto& role : g.roles) {
+      for (const auto& u : g.users) a.grant(g.path, false, u, role, g.propagate);
+      for (const auto& tk : g.tokens) a.grant(g.path, true, tk, role, g.propagate);
+    }
+  }
+  for (const auto& guest : t.guests) {
+    if (guest.pool) a.pool_of_guest[guest.vmid] = *guest.pool;
+  }
+  return a;
 }
 
 std::string Token::user() const { return id.substr(0, id.find('!')); }
@@ -365,8 +412,20 @@ Result<Topology> parse_topology(const std::string& text, const std::string& path
     Token tok;
     SIM_TRY(id, r.str("id"));
     SIM_TRY(secret, r.str("secret"));
+    SIM_TRY(privsep, r.flag("privsep", true));
+    SIM_TRY(comment, r.str("comment", ""));
+    SIM_TRY(expire, r.num("expire", 0));
+    const auto bang = id.find('!');
+    if (bang == std::string::npos || !Access::valid_userid(id.substr(0, bang)) ||
+        !Access::valid_token_name(id.substr(bang + 1))) {
+      return fail(
+          fmt::format("{}.id: not a token ID USER@REALM!NAME: {}", where(path, *tt, key), id));
+    }
     tok.id = id;
     tok.secret = secret;
+    tok.privsep = privsep;
+    tok.comment = comment;
+    tok.expire = expire;
     if (auto acl = tt->get_as<toml::table>("acl")) {
       for (const auto& [p, privs] : *acl) {
         auto& set = tok.acl[std::string(p.str())];
@@ -378,6 +437,77 @@ Result<Topology> parse_topology(const std::string& text, const std::string& path
       }
     }
     t.tokens.push_back(std::move(tok));
+  }
+  for (auto& [key, tt] : tables("role")) {
+    Reader r(path, *tt, key);
+    SIM_TRY(id, r.str("id"));
+    std::vector<std::string> privs;
+    if (auto n = tt->get("privs"); n && n->is_string()) {
+      privs = pve_list(n->as_string()->get());  // "A B" or "A,B" as pveum takes them
+    } else {
+      SIM_TRY(list, r.list("privs"));
+      privs = list;
+    }
+    if (Access::builtin_roles().count(id))
+      return fail(fmt::format("{}.id: {} is a built-in role", where(path, *tt, key), id));
+    for (const auto& p : privs) {
+      if (!Access::valid_privileges().count(p))
+        return fail(fmt::format("{}.privs: invalid privilege '{}'", where(path, *tt, key), p));
+    }
+    t.roles[id] = {privs.begin(), privs.end()};
+  }
+  for (auto& [key, tt] : tables("user")) {
+    Reader r(path, *tt, key);
+    User u;
+    SIM_TRY(id, r.str("id"));
+    SIM_TRY(enable, r.flag("enable", true));
+    SIM_TRY(expire, r.num("expire", 0));
+    SIM_TRY(comment, r.str("comment", ""));
+    if (!Access::valid_userid(id))
+      return fail(fmt::format("{}.id: not a user ID USER@REALM: {}", where(path, *tt, key), id));
+    u.id = id;
+    u.enable = enable;
+    u.expire = expire;
+    u.comment = comment;
+    t.users.push_back(u);
+  }
+  for (auto& [key, tt] : tables("acl")) {
+    Reader r(path, *tt, key);
+    AclGrant g;
+    SIM_TRY(acl_path, r.str("path"));
+    SIM_TRY(roles, r.list("roles"));
+    SIM_TRY(users, r.list("users"));
+    SIM_TRY(tokens, r.list("tokens"));
+    SIM_TRY(propagate, r.flag("propagate", true));
+    const auto norm = Access::normalize_path(acl_path);
+    if (!norm || !Access::valid_acl_path(*norm))
+      return fail(fmt::format("{}.path: invalid ACL path '{}'", where(path, *tt, key), acl_path));
+    if (roles.empty()) return fail(fmt::format("{}.roles: required", where(path, *tt, key)));
+    for (const auto& role : roles) {
+      if (!Access::builtin_roles().count(role) && !t.roles.count(role))
+        return fail(fmt::format("{}.roles: role '{}' does not exist", where(path, *tt, key), role));
+    }
+    for (const auto& u : users) {
+      bool known = false;
+      for (const auto& x : t.users) known |= x.id == u;
+      for (const auto& x : t.tokens) known |= x.user() == u;
+      if (!known)
+        return fail(fmt::format("{}.users: user '{}' does not exist", where(path, *tt, key), u));
+    }
+    for (const auto& tk : tokens) {
+      bool known = false;
+      for (const auto& x : t.tokens) known |= x.id == tk;
+      if (!known)
+        return fail(fmt::format("{}.tokens: no [[token]] '{}'", where(path, *tt, key), tk));
+    }
+    if (users.empty() && tokens.empty())
+      return fail(fmt::format("{}: either 'users' or 'tokens' is required", where(path, *tt, key)));
+    g.path = *norm;
+    g.roles = roles;
+    g.users = users;
+    g.tokens = tokens;
+    g.propagate = propagate;
+    t.acls.push_back(std::move(g));
   }
   if (auto tm = root["timing"].as_table()) {
     Reader r(path, *tm, "timing");

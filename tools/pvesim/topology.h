@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "tools/pvesim/access.h"
 
 namespace pvt::sim {
 
@@ -83,9 +84,21 @@ struct Task {
 struct Token {
   std::string id;  // user@realm!name
   std::string secret;
-  std::map<std::string, std::set<std::string>> acl;  // path -> privileges (propagating)
-  bool has(const std::string& path, const std::string& priv) const;
+  // The format before [[user]]: privileges the token is given on each path (propagating). When
+  // its user is not declared with [[user]], the user is given the same, so that the token has
+  // exactly these privileges whatever privsep says.
+  std::map<std::string, std::set<std::string>> acl;
+  bool privsep = true;  // PVE's default: the token's own ACLs, intersected with its user's
+  std::string comment;
+  int64_t expire = 0;
   std::string user() const;
+};
+
+// One `pveum acl modify PATH --roles R --users U --tokens T [--propagate 0]`.
+struct AclGrant {
+  std::string path;
+  std::vector<std::string> roles, users, tokens;
+  bool propagate = true;
 };
 
 struct Faults {
@@ -122,6 +135,9 @@ struct Topology {
   std::map<std::string, Json> pools;  // poolid -> {"members": [...]} built from guests
   std::vector<Task> tasks;
   std::vector<Token> tokens;
+  std::vector<User> users;                             // [[user]]
+  std::map<std::string, std::set<std::string>> roles;  // [[role]]: id -> privileges
+  std::vector<AclGrant> acls;                          // [[acl]]
   Timing timing;
   Faults faults;
 };
@@ -129,6 +145,11 @@ struct Topology {
 // Reads a topology TOML file; ages (age_h) are taken relative to `now` (epoch seconds).
 Result<Topology> load_topology(const std::string& path, int64_t now);
 Result<Topology> parse_topology(const std::string& text, const std::string& path, int64_t now);
+
+// user.cfg as the topology describes it: built-in and declared roles, the users (declared, or
+// implied by a token), the tokens, the ACLs (the legacy per-token privileges as roles of their
+// own), and the pools of the guests.
+Access make_access(const Topology& t);
 
 std::string backup_volid(const Storage& s, const std::string& subtype, int64_t vmid, int64_t ctime);
 std::string make_upid(const std::string& node, const std::string& type, const std::string& id,
