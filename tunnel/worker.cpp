@@ -15,6 +15,7 @@
 #include <random>
 #include <sstream>
 
+#include "common/config_values.h"
 #include "common/utc_time.h"
 #include "tunnel/aes_ctr_engine.h"
 
@@ -130,6 +131,15 @@ int Worker::run() {
   ::signal(SIGPIPE, SIG_IGN);
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 
+  if (!config::is_loopback_address(tunnel_.control_listen.host)) {
+    // Only with allow_remote_control (the config refuses it otherwise): a door beyond this
+    // guest, which must be firewalled to the Proxmox hosts.
+    spdlog::warn(
+        "tunnel {}: the control API listens on {}, not on loopback "
+        "(allow_remote_control = true): make sure a firewall lets only the Proxmox hosts "
+        "reach it",
+        tunnel_.name, tunnel_.control_listen.str());
+  }
   ControlServer server(control_, tunnel_.control_token);
   if (auto started = server.start(tunnel_.control_listen); !started) {
     spdlog::error("tunnel {}: {}", tunnel_.name, started.error().message);
@@ -353,7 +363,27 @@ void Worker::drive_session(Clock::time_point now) {
     // Accepting also reads the socket into libssh2 (every channel's data, the server's
     // keepalives and window adjustments).
     while (LIBSSH2_CHANNEL* ch = conn_->accept()) {
+      if (relays_.size() >= static_cast<size_t>(tunnel_.max_connections)) {
+        // Closing it at once tells the VPS side, whose nginx then tries the other tunnel; each
+        // relay may pin ~2.5 MiB when the VPS stalls, so the cap bounds the guest's memory.
+        if (!at_connection_limit_) {
+          spdlog::warn(
+              "tunnel {}: max_connections ({}) reached: refusing new forwarded "
+              "connections until some close",
+              tunnel_.name, tunnel_.max_connections);
+          at_connection_limit_ = true;
+        }
+        ++refused_at_limit_;
+        close_channel(ch);
+        continue;
+      }
       relays_.push_back(std::make_unique<RelayChannel>(ch, tunnel_.local, buffers_));
+    }
+    if (at_connection_limit_ && relays_.size() < static_cast<size_t>(tunnel_.max_connections)) {
+      spdlog::info("tunnel {}: below max_connections again; {} connections were refused",
+                   tunnel_.name, refused_at_limit_);
+      at_connection_limit_ = false;
+      refused_at_limit_ = 0;
     }
   } else if (socket_readable_) {
     if (!relays_.empty()) {

@@ -99,6 +99,10 @@ class Worker {
   std::vector<short> relay_revents_;
   std::vector<LIBSSH2_CHANNEL*> closing_;
   RelayTotals totals_;
+  // tunnel.max_connections reached: new forwarded connections are closed at once. Logged when
+  // it starts and when it ends (with the count), not per connection.
+  bool at_connection_limit_ = false;
+  int64_t refused_at_limit_ = 0;
 
   Opening opening_ = Opening::none;
   std::unique_ptr<HttpProbe> probe_;

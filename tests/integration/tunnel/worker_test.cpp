@@ -86,12 +86,12 @@ class TunnelWorker : public ::testing::Test {
                    "\"\n"
                    "keepalive_interval_s = 1\n"
                    "keepalive_count_max = 3\n"
-                   "probe_interval_s = 1\n"
-                   "control_listen = \"127.0.0.1:" +
-                   std::to_string(control_port_) +
-                   "\"\n"
-                   "control_token_file = \"" +
-                   (dir_ / "control-token").string() + "\"\n" + extra,
+                   "probe_interval_s = 1\n" +
+                   // A test that sets control_listen itself keeps the port in control_port_.
+                   (extra.find("control_listen") == std::string::npos
+                        ? "control_listen = \"127.0.0.1:" + std::to_string(control_port_) + "\"\n"
+                        : std::string()) +
+                   "control_token_file = \"" + (dir_ / "control-token").string() + "\"\n" + extra,
                0644);
   }
 
@@ -464,6 +464,53 @@ TEST_F(TunnelWorker, AcceptedHostKeyGoesOnALineOfItsOwn) {
   start_worker("", {"--accept-new-hostkey"});
   ASSERT_TRUE(wait_state("serving")) << worker_log();
   EXPECT_EQ(slurp(dir_ / "known_hosts"), "# the VPS, added by hand\n" + sshd_->known_hosts_line());
+}
+
+// max_connections bounds what a stalled VPS side can pin: beyond it a new forwarded connection
+// is closed at once (the VPS nginx then tries the other tunnel), logged once, and served again
+// when one closes.
+TEST_F(TunnelWorker, ConnectionsBeyondMaxConnectionsAreClosedAtOnce) {
+  sshd_->start();
+  start_worker("max_connections = 2\n");
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  // Two connections that stay open (nothing sent: the relay to the backend waits).
+  const int a = connect_local(remote_port_);
+  const int b = connect_local(remote_port_);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->channels_open == 2;
+      },
+      seconds(10)));
+  // The third: closed by the worker without an answer.
+  EXPECT_EQ(exchange("GET /healthz HTTP/1.0\r\n\r\n"), "");
+  EXPECT_EQ(status()->channels_open, 2);
+  ASSERT_TRUE(wait_until(
+      [&] { return worker_log().find("max_connections (2) reached") != std::string::npos; },
+      seconds(5)))
+      << worker_log();
+  ::close(a);
+  ::close(b);
+  ASSERT_TRUE(wait_until([&] { return forward_answers(); }, seconds(10))) << worker_log();
+  EXPECT_NE(worker_log().find("below max_connections again"), std::string::npos);
+}
+
+// A control API beyond loopback is a new door: refused unless allow_remote_control = true, and
+// then warned about at every start. (0.0.0.0 only listens; the test talks to it on 127.0.0.1.)
+TEST_F(TunnelWorker, ControlApiBeyondLoopbackNeedsAllowRemoteControlAndIsWarnedAbout) {
+  sshd_->start();
+  const std::string listen = "control_listen = \"0.0.0.0:" + std::to_string(control_port_) + "\"\n";
+  write_config(listen);
+  auto refused = testing::run({PVT_BINARY_DIR "/pvectl-tunnel", "tunnel", "--config",
+                               (dir_ / "config.toml").string(), "--name", "t1"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("allow_remote_control"), std::string::npos) << refused.err;
+  start_worker(listen + "allow_remote_control = true\n");
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  EXPECT_NE(worker_log().find("not on loopback (allow_remote_control = true)"), std::string::npos)
+      << worker_log();
 }
 
 TEST_F(TunnelWorker, WrongUserKeyIsRefusedWithAClearError) {
