@@ -5,6 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <thread>
 
 namespace pvt::tunnel {
@@ -189,6 +194,26 @@ TEST(WorkerStatusJson, InvalidUtf8InTheLastErrorIsRepaired) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back->last_error,
             "the VPS ended the session (reason 11: bye \xEF\xBF\xBD\xEF\xBF\xBD)");
+}
+
+// "cannot reach the worker: Connection" (httplib's own word) told nobody what to do: the message
+// says refused (nothing listens) and what to look at.
+TEST(FetchWorkerStatus, ARefusedConnectionIsSaidSo) {
+  // A port that was free a moment ago: nothing listens there.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto s = fetch_worker_status(url, "token", std::chrono::milliseconds(500));
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("connection refused"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("control_listen"), std::string::npos) << s.error().message;
 }
 
 }  // namespace
