@@ -292,7 +292,7 @@ void Server::accept_ready(Clock::time_point now) {
       if (const uint64_t n = full_log_.note(now)) {
         spdlog::warn(
             "{}: {} connection(s) closed at once since the last report: all {} connections "
-            "(the limit) are being answered",
+            "(the limit) were being answered or had just come",
             name_, n, limits_.connections_max);
       }
       continue;
@@ -315,11 +315,14 @@ void Server::accept_ready(Clock::time_point now) {
 bool Server::make_room(Clock::time_point now) {
   using Phase = Connection::Phase;
   // Answered and lingering first, then whoever has waited longest for its client; a connection
-  // being answered is never closed for a newcomer.
+  // being answered is never closed for a newcomer. Nor is one accepted in this same pass: its
+  // request may be microseconds behind, and a burst of connections must not push it out before
+  // the next pass reads it.
   Connection* victim = nullptr;
   auto rank = [](const Connection& c) { return c.phase == Phase::lingering ? 0 : 1; };
   for (auto& c : connections_) {
     if (c->fd < 0 || (c->phase != Phase::reading && c->phase != Phase::lingering)) continue;
+    if (c->waiting_since >= now) continue;
     if (victim == nullptr || rank(*c) < rank(*victim) ||
         (rank(*c) == rank(*victim) && c->waiting_since < victim->waiting_since)) {
       victim = c.get();

@@ -52,8 +52,9 @@ struct ServerLimits {
   std::chrono::milliseconds request_deadline = kRequestDeadlineMs;
   std::chrono::milliseconds idle_timeout = kIdleTimeoutMs;
   // Open connections at most. When full, a new connection takes the place of the one that has
-  // waited longest for its client (idle, or its request incomplete); when none waits for its
-  // client (all are being answered), the new one is closed at once.
+  // waited longest for its client (idle, or its request incomplete) since before this pass of
+  // the loop; when there is none (all are being answered, or have just come), the new one is
+  // closed at once.
   size_t connections_max = kConnectionsMax;
   std::chrono::milliseconds accept_pause = kAcceptPauseMs;
   std::chrono::milliseconds linger = kLingerMs;
