@@ -110,8 +110,8 @@ SshSettings Worker::ssh_settings() const {
 }
 
 int Worker::run() {
-  // The loop is one thread; the API threads need no arenas of their own (each would keep its
-  // own free memory resident).
+  // The loop is one thread; the API thread needs no arena of its own (each would keep its own
+  // free memory resident).
   mallopt(M_ARENA_MAX, 1);
   libssh2_init(0);
   if (auto fast = use_aes_ctr_engine(); !fast) {
@@ -119,7 +119,7 @@ int Worker::run() {
                  fast.error().message);
   }
   // Signals arrive through a signalfd in the loop; block them before any thread starts so the
-  // API threads never take one.
+  // API thread never takes one.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -662,8 +662,8 @@ void Worker::handle_signals(Clock::time_point now) {
 }
 
 void Worker::handle_commands(Clock::time_point now) {
-  for (auto& pending : control_.take()) {
-    pending.reply.set_value(command_reply(pending.command, now));
+  for (const auto& pending : control_.take()) {
+    control_.answer(pending.id, command_reply(pending.command, now));
   }
   log_transitions();
   publish_now_ = true;
