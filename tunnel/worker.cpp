@@ -5,11 +5,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -74,6 +76,26 @@ bool session_settings_differ(const config::Tunnel& a, const config::Tunnel& b) {
          a.known_hosts_file != b.known_hosts_file || a.remote.str() != b.remote.str();
 }
 
+// Every relayed connection takes a descriptor, and so does each control API client: the soft
+// limit (often 1024, lower where something lowered it) goes up to the hard one, which is the
+// administrator's choice (LimitNOFILE= in the systemd unit).
+void raise_descriptor_limit(const std::string& name) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("tunnel {}: cannot read the open files limit: {}", name, std::strerror(errno));
+    return;
+  }
+  if (limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("tunnel {}: cannot raise the open files limit from {} to {}: {}", name, before,
+                 limit.rlim_max, std::strerror(errno));
+    return;
+  }
+  spdlog::debug("tunnel {}: open files limit raised from {} to {}", name, before, limit.rlim_max);
+}
+
 }  // namespace
 
 Worker::Worker(config::Tunnel tunnel, WorkerOptions options)
@@ -113,6 +135,7 @@ int Worker::run() {
   // The loop is one thread; the API thread needs no arena of its own (each would keep its own
   // free memory resident).
   mallopt(M_ARENA_MAX, 1);
+  raise_descriptor_limit(tunnel_.name);
   libssh2_init(0);
   if (auto fast = use_aes_ctr_engine(); !fast) {
     spdlog::warn("tunnel {}: {}; AES-CTR stays at libssh2's block-by-block speed", tunnel_.name,

@@ -3,6 +3,7 @@
 // test connects to the forwarded port on the "VPS" as the VPS nginx would.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -107,7 +108,8 @@ class TunnelWorker : public ::testing::Test {
                                      "t1",
                                      "-v"};
     args.insert(args.end(), flags.begin(), flags.end());
-    worker_ = std::make_unique<testing::Background>(args, (dir_ / "worker.log").string());
+    worker_ =
+        std::make_unique<testing::Background>(args, (dir_ / "worker.log").string(), open_files_);
   }
 
   std::optional<tunnel::WorkerStatus> status() {
@@ -160,6 +162,7 @@ class TunnelWorker : public ::testing::Test {
   std::unique_ptr<testing::TcpBackend> backend_;
   int backend_port_after_stop_ = 0;
   std::unique_ptr<testing::Background> worker_;
+  std::optional<rlimit> open_files_;  // the worker's RLIMIT_NOFILE, when a test sets one
   int remote_port_ = 0;
   int control_port_ = 0;
 };
@@ -831,6 +834,28 @@ TEST_F(TunnelWorker, ControlPortInUseIsARuntimeFailure) {
   ::close(blocker);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("control_listen"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace pvt
+
+namespace pvt {
+namespace {
+
+TEST_F(TunnelWorker, RaisesItsSoftOpenFilesLimitToTheHardOne) {
+  open_files_ = rlimit{64, 4096};
+  start_worker();
+  ASSERT_TRUE(wait_until([&] { return status().has_value(); }, seconds(10))) << worker_log();
+  std::ifstream limits("/proc/" + std::to_string(worker_->pid()) + "/limits");
+  std::string line;
+  while (std::getline(limits, line) && line.rfind("Max open files", 0) != 0) {
+  }
+  ASSERT_EQ(line.rfind("Max open files", 0), 0u) << "no open files limit in /proc/PID/limits";
+  std::istringstream words(line.substr(std::string("Max open files").size()));
+  long long soft = 0, hard = 0;
+  words >> soft >> hard;
+  EXPECT_EQ(soft, 4096) << line;
+  EXPECT_EQ(hard, 4096) << line;
 }
 
 }  // namespace
