@@ -26,8 +26,10 @@ namespace {
 constexpr size_t kReadChunkBytes = 8 * 1024;
 // Accepts per pass, so a burst of connections cannot starve the ones already open.
 constexpr int kAcceptsPerPass = 64;
-// The kernel holds connections not yet accepted; they cost the process no descriptor.
-constexpr int kListenBacklog = 64;
+// Connections not yet accepted wait in the kernel and cost the process no descriptor. A burst
+// of them waits here while the loop drains it; once the queue is full the kernel drops new SYNs,
+// which a client sends again only after a second.
+constexpr int kListenBacklog = 256;
 // Repeated trouble (a full server, no descriptors) is logged once per this, with a count.
 constexpr std::chrono::seconds kLogEvery{10};
 
@@ -292,7 +294,7 @@ void Server::accept_ready(Clock::time_point now) {
       if (const uint64_t n = full_log_.note(now)) {
         spdlog::warn(
             "{}: {} connection(s) closed at once since the last report: all {} connections "
-            "(the limit) were being answered or had just come",
+            "(the limit) were being answered",
             name_, n, limits_.connections_max);
       }
       continue;
@@ -314,32 +316,42 @@ void Server::accept_ready(Clock::time_point now) {
 
 bool Server::make_room(Clock::time_point now) {
   using Phase = Connection::Phase;
-  // Answered and lingering first, then whoever has waited longest for its client; a connection
-  // being answered is never closed for a newcomer. Nor is one accepted in this same pass: its
-  // request may be microseconds behind, and a burst of connections must not push it out before
-  // the next pass reads it.
-  Connection* victim = nullptr;
-  auto rank = [](const Connection& c) { return c.phase == Phase::lingering ? 0 : 1; };
+  // Answered and lingering first; then connections that have sent nothing of a request, then
+  // those whose request is incomplete, the longest waiting first. A connection being answered is
+  // never closed for a newcomer.
+  auto rank = [](const Connection& c) {
+    if (c.phase == Phase::lingering) return 0;
+    if (c.phase != Phase::reading) return -1;
+    return c.parser.started() ? 2 : 1;
+  };
+  std::vector<Connection*> candidates;
   for (auto& c : connections_) {
-    if (c->fd < 0 || (c->phase != Phase::reading && c->phase != Phase::lingering)) continue;
-    if (c->waiting_since >= now) continue;
-    if (victim == nullptr || rank(*c) < rank(*victim) ||
-        (rank(*c) == rank(*victim) && c->waiting_since < victim->waiting_since)) {
-      victim = c.get();
+    if (c->fd >= 0 && rank(*c) >= 0) candidates.push_back(c.get());
+  }
+  std::sort(candidates.begin(), candidates.end(), [&](const Connection* a, const Connection* b) {
+    return std::pair(rank(*a), a->waiting_since) < std::pair(rank(*b), b->waiting_since);
+  });
+  for (Connection* c : candidates) {
+    const bool answered = c->phase == Phase::lingering;
+    // A last look: a request that came since the last read (a client that connected and sent in
+    // the middle of a burst of others) makes the connection one to answer, not to close.
+    if (!answered && read_some(*c, now) > 0) {
+      if (c->fd < 0) return true;
+      continue;
     }
+    if (c->fd < 0) return true;  // it had ended
+    close_connection(*c);
+    if (answered) return true;
+    ++evicted_;
+    if (const uint64_t n = evict_log_.note(now)) {
+      spdlog::warn(
+          "{}: {} connection(s) waiting for their clients closed to make room for newer ones "
+          "since the last report ({} connections at most)",
+          name_, n, limits_.connections_max);
+    }
+    return true;
   }
-  if (victim == nullptr) return false;
-  const bool answered = victim->phase == Phase::lingering;
-  close_connection(*victim);
-  if (answered) return true;
-  ++evicted_;
-  if (const uint64_t n = evict_log_.note(now)) {
-    spdlog::warn(
-        "{}: {} connection(s) waiting for their clients closed to make room for newer ones "
-        "since the last report ({} connections at most)",
-        name_, n, limits_.connections_max);
-  }
-  return true;
+  return false;
 }
 
 void Server::service(Connection& c, short revents, Clock::time_point now) {
@@ -354,23 +366,25 @@ void Server::service(Connection& c, short revents, Clock::time_point now) {
   }
 }
 
-void Server::read_some(Connection& c, Clock::time_point now) {
+size_t Server::read_some(Connection& c, Clock::time_point now) {
   const ssize_t n = ::recv(c.fd, read_buffer_.data(), read_buffer_.size(), 0);
   if (n < 0) {
     if (!retry_later(errno)) close_connection(c);
-    return;
+    return 0;
   }
   // End of input before a request was complete: nobody is left to read an answer.
   if (n == 0) {
     close_connection(c);
-    return;
+    return 0;
   }
+  const auto got = static_cast<size_t>(n);
   if (c.phase == Connection::Phase::lingering) {
-    c.lingered += static_cast<size_t>(n);
+    c.lingered += got;
     if (c.lingered >= limits_.linger_max_bytes) close_connection(c);
-    return;
+    return got;
   }
-  consume(c, std::string_view(read_buffer_.data(), static_cast<size_t>(n)), now);
+  consume(c, std::string_view(read_buffer_.data(), got), now);
+  return got;
 }
 
 void Server::consume(Connection& c, std::string_view data, Clock::time_point now) {

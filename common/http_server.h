@@ -51,10 +51,9 @@ struct ServerLimits {
   // request is complete; and from a response's start until it is sent.
   std::chrono::milliseconds request_deadline = kRequestDeadlineMs;
   std::chrono::milliseconds idle_timeout = kIdleTimeoutMs;
-  // Open connections at most. When full, a new connection takes the place of the one that has
-  // waited longest for its client (idle, or its request incomplete) since before this pass of
-  // the loop; when there is none (all are being answered, or have just come), the new one is
-  // closed at once.
+  // Open connections at most. When full, a new connection takes the place of one that waits for
+  // its client (idle before anything else, then with its request incomplete; the longest waiting
+  // first); when all are being answered, the new one is closed at once.
   size_t connections_max = kConnectionsMax;
   std::chrono::milliseconds accept_pause = kAcceptPauseMs;
   std::chrono::milliseconds linger = kLingerMs;
@@ -143,7 +142,7 @@ class Server {
   void accept_ready(Clock::time_point now);
   bool make_room(Clock::time_point now);
   void service(Connection& c, short revents, Clock::time_point now);
-  void read_some(Connection& c, Clock::time_point now);
+  size_t read_some(Connection& c, Clock::time_point now);  // bytes read
   void consume(Connection& c, std::string_view data, Clock::time_point now);
   void dispatch(Connection& c, Clock::time_point now);
   void poll_deferred(Connection& c, Clock::time_point now);
