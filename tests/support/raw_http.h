@@ -3,6 +3,8 @@
 // exactly what came back, within a deadline.
 #pragma once
 
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -106,6 +108,37 @@ inline bool closed_within(int fd, std::chrono::milliseconds timeout) {
     if (n == 0) return true;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return true;
   }
+}
+
+// Connects to 127.0.0.1:port within `timeout` (a server that stopped accepting leaves a
+// connect() hanging for minutes); reads and writes on the socket then give up after `timeout`
+// too. -1 on failure.
+inline int connect_within(int port, std::chrono::milliseconds timeout) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int err = 0;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    pollfd p{fd, POLLOUT, 0};
+    socklen_t len = sizeof err;
+    if (errno != EINPROGRESS || ::poll(&p, 1, static_cast<int>(timeout.count())) != 1 ||
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+      err = -1;
+    }
+  }
+  if (err != 0) {
+    ::close(fd);
+    return -1;
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+  timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  return fd;
 }
 
 // Connect, send `request`, read one answer, close.
