@@ -200,6 +200,7 @@ ServerStats Server::stats() const {
   s.refused = refused_.load();
   s.evicted = evicted_.load();
   s.timed_out = timed_out_.load();
+  s.accept_failures = accept_failures_.load();
   s.gate_calls = gate_calls_.load();
   s.peak_connection_bytes = peak_connection_bytes_.load();
   return s;
@@ -279,6 +280,7 @@ void Server::accept_ready(Clock::time_point now) {
       const int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return;
       if (err == EINTR || err == ECONNABORTED) continue;
+      ++accept_failures_;
       accept_paused_until_ = now + limits_.accept_pause;
       if (const uint64_t n = accept_log_.note(now)) {
         spdlog::warn("{}: accept() failed ({} time(s) since the last report): {}{}; pausing {} ms",
@@ -289,8 +291,8 @@ void Server::accept_ready(Clock::time_point now) {
       return;
     }
     if (open_count() >= limits_.connections_max && !make_room(now)) {
+      ++refused_;  // before the close, which the client may see at once
       ::close(fd);
-      ++refused_;
       if (const uint64_t n = full_log_.note(now)) {
         spdlog::warn(
             "{}: {} connection(s) closed at once since the last report: all {} connections "
@@ -340,9 +342,9 @@ bool Server::make_room(Clock::time_point now) {
       continue;
     }
     if (c->fd < 0) return true;  // it had ended
+    if (!answered) ++evicted_;   // before the close, which the client may see at once
     close_connection(*c);
     if (answered) return true;
-    ++evicted_;
     if (const uint64_t n = evict_log_.note(now)) {
       spdlog::warn(
           "{}: {} connection(s) waiting for their clients closed to make room for newer ones "

@@ -89,9 +89,10 @@ using Gate = std::function<std::optional<Response>(const Request&)>;
 struct ServerStats {
   size_t open_connections = 0;
   uint64_t accepted = 0;
-  uint64_t refused = 0;    // closed at once: full, nothing to make room
-  uint64_t evicted = 0;    // closed to make room for a newer one
-  uint64_t timed_out = 0;  // request or response deadline, or idle timeout
+  uint64_t refused = 0;          // closed at once: full, nothing to make room
+  uint64_t evicted = 0;          // closed to make room for a newer one
+  uint64_t timed_out = 0;        // request or response deadline, or idle timeout
+  uint64_t accept_failures = 0;  // accept() errors other than "nothing to accept"
   uint64_t gate_calls = 0;
   size_t peak_connection_bytes = 0;  // the most one connection held at once (parser, buffers)
 };
@@ -174,6 +175,7 @@ class Server {
   std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> evicted_{0};
   std::atomic<uint64_t> timed_out_{0};
+  std::atomic<uint64_t> accept_failures_{0};
   std::atomic<uint64_t> gate_calls_{0};
   std::atomic<size_t> peak_connection_bytes_{0};
 };

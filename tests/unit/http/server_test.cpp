@@ -99,6 +99,7 @@ class HttpServerTest : public ::testing::Test {
       return r;
     });
     server_->route("POST", "/later", [this](const Request&) -> Reply {
+      ++later_calls_;
       return Deferred{[this](Clock::time_point) -> std::optional<Response> {
         if (!release_.load()) return std::nullopt;
         Response r;
@@ -141,6 +142,7 @@ class HttpServerTest : public ::testing::Test {
   std::thread thread_;
   int port_ = 0;
   std::atomic<bool> release_{false};
+  std::atomic<int> later_calls_{0};
   std::atomic<bool> returned_{false};
 };
 
@@ -337,7 +339,8 @@ TEST_F(HttpServerTest, WhenAllConnectionsAreBeingAnsweredNewOnesAreClosedAtOnceA
     busy.push_back(connect_local(port_));
     ASSERT_TRUE(send_text(busy.back(), authorized("POST", "/later", "Content-Length: 0\r\n")));
   }
-  ASSERT_TRUE(wait_for([&] { return server_->stats().open_connections == 4; }));
+  // All four are being answered (not merely accepted, which leaves them open to eviction).
+  ASSERT_TRUE(wait_for([&] { return later_calls_.load() == 4; }));
   for (int i = 0; i < 10; ++i) {
     const int extra = connect_local(port_);
     ASSERT_GE(extra, 0);
@@ -481,6 +484,9 @@ TEST_F(HttpServerTest, OutOfDescriptorsTheListenerIsPausedNotSpunOn) {
   ::close(lowest_free);
   rlimit tight = saved;
   tight.rlim_cur = static_cast<rlim_t>(lowest_free);  // no new descriptor at all
+  // Nothing logged meanwhile: UBSan's checks of the formatting code need a pipe, which it could
+  // not have now.
+  spdlog::default_logger()->set_level(spdlog::level::off);
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
 
   clockid_t server_cpu{};
@@ -500,10 +506,14 @@ TEST_F(HttpServerTest, OutOfDescriptorsTheListenerIsPausedNotSpunOn) {
   const int64_t cpu_before = cpu_ms();
   std::this_thread::sleep_for(seconds(1));
   const int64_t cpu_used = cpu_ms() - cpu_before;
+  const uint64_t failures = server_->stats().accept_failures;
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  spdlog::default_logger()->set_level(spdlog::level::info);
 
   EXPECT_LT(cpu_used, 300) << "the server thread spun on accept()";
-  EXPECT_EQ(log_->count("out of file descriptors"), 1u);
+  // One try per pause (100 ms), not one per pass of a spinning loop.
+  EXPECT_GE(failures, 1u);
+  EXPECT_LE(failures, 20u);
   // Descriptors are back: the waiting clients are accepted and answered.
   for (int fd : clients) {
     ASSERT_TRUE(send_text(fd, authorized("GET", "/status")));
