@@ -1,18 +1,29 @@
 #include "tunnel/control_api.h"
 
 #include <fmt/format.h>
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace pvt::tunnel {
 namespace {
 
+// How long a POST waits for the event loop to take its command before it is withdrawn and
+// answered 503. The loop answers within one pass; only a loop stuck elsewhere takes this long.
+constexpr std::chrono::seconds kCommandTimeout{5};
+
 std::string json_error(std::string_view message) {
   return nlohmann::json{{"error", message}}.dump();
+}
+
+http::Response json_response(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
 }
 
 // Compares without an early exit, so response timing does not reveal how much of a guess was
@@ -51,118 +62,125 @@ std::vector<ControlChannel::Pending> ControlChannel::take() {
   return std::exchange(queue_, {});
 }
 
-std::optional<ControlReply> ControlChannel::request(ControlCommand command,
-                                                    std::chrono::milliseconds timeout) {
-  std::future<ControlReply> answer;
+void ControlChannel::answer(uint64_t id, ControlReply reply) {
+  std::lock_guard lock(mutex_);
+  answers_[id] = std::move(reply);
+  // Under the lock, so that on_answer({}) returns only once no call into the server is running.
+  if (notify_) notify_();
+}
+
+uint64_t ControlChannel::submit(ControlCommand command) {
+  uint64_t id = 0;
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(Pending{command, {}});
-    answer = queue_.back().reply.get_future();
+    id = next_id_++;
+    queue_.push_back(Pending{id, command});
   }
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
-  if (answer.wait_for(timeout) != std::future_status::ready) return std::nullopt;
-  return answer.get();
+  return id;
+}
+
+std::optional<ControlReply> ControlChannel::collect(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  auto it = answers_.find(id);
+  if (it == answers_.end()) return std::nullopt;
+  ControlReply reply = std::move(it->second);
+  answers_.erase(it);
+  return reply;
+}
+
+bool ControlChannel::withdraw(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  auto it =
+      std::find_if(queue_.begin(), queue_.end(), [&](const Pending& p) { return p.id == id; });
+  if (it == queue_.end()) return false;
+  queue_.erase(it);
+  return true;
+}
+
+void ControlChannel::on_answer(std::function<void()> notify) {
+  std::lock_guard lock(mutex_);
+  notify_ = std::move(notify);
 }
 
 ControlServer::ControlServer(ControlChannel& channel, std::string token)
-    : channel_(channel), token_(std::move(token)), server_(std::make_unique<httplib::Server>()) {}
+    : channel_(channel), token_(std::move(token)), server_("control API") {}
 
 ControlServer::~ControlServer() { stop(); }
 
 Result<void> ControlServer::start(const config::HostPort& listen) {
-  httplib::Server& s = *server_;
-  // One thread answers a status API used by a person or a scraper now and then; every thread
-  // costs resident stack and allocator memory for the life of the worker.
-  s.new_task_queue = [] { return new httplib::ThreadPool(1); };
-  s.set_keep_alive_max_count(10);
-  s.set_read_timeout(5, 0);
-  s.set_write_timeout(5, 0);
-  s.set_payload_max_length(4096);
-
-  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const std::string auth = req.get_header_value("Authorization");
+  server_.set_gate([this](const http::Request& req) -> std::optional<http::Response> {
+    const std::string* auth = req.header("authorization");
     const std::string_view prefix = "Bearer ";
-    if (auth.compare(0, prefix.size(), prefix) != 0 ||
-        !same_secret(std::string_view(auth).substr(prefix.size()), token_)) {
-      res.status = 401;
-      res.set_header("WWW-Authenticate", "Bearer");
-      res.set_content(json_error("missing or wrong bearer token (control_token_file)"),
-                      "application/json");
-      return httplib::Server::HandlerResponse::Handled;
+    if (auth == nullptr || auth->compare(0, prefix.size(), prefix) != 0 ||
+        !same_secret(std::string_view(*auth).substr(prefix.size()), token_)) {
+      http::Response refusal =
+          json_response(401, json_error("missing or wrong bearer token (control_token_file)"));
+      refusal.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return refusal;
     }
-    return httplib::Server::HandlerResponse::Unhandled;
+    return std::nullopt;
   });
 
-  s.Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(worker_status_json(channel_.status()), "application/json");
+  server_.route("GET", "/v1/status", [this](const http::Request&) -> http::Reply {
+    return json_response(200, worker_status_json(channel_.status()));
   });
-  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(worker_metrics(channel_.status()), "text/plain; version=0.0.4");
+  server_.route("GET", "/metrics", [this](const http::Request&) -> http::Reply {
+    http::Response r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = worker_metrics(channel_.status());
+    return r;
   });
-
   const std::pair<const char*, ControlCommand> commands[] = {
       {"/v1/drain", ControlCommand::drain},
       {"/v1/resume", ControlCommand::resume},
       {"/v1/reconnect", ControlCommand::reconnect}};
   for (const auto& [path, command] : commands) {
-    s.Post(path, [this, command = command](const httplib::Request& req, httplib::Response& res) {
-      if (!req.body.empty()) {
-        auto body = nlohmann::json::parse(req.body, nullptr, false);
-        if (body.is_discarded() || !body.is_object()) {
-          res.status = 400;
-          res.set_content(json_error("the body must be empty or a JSON object"),
-                          "application/json");
-          return;
-        }
-      }
-      auto reply = channel_.request(command, std::chrono::seconds(5));
-      if (!reply) {
-        res.status = 503;
-        res.set_content(json_error("the worker's event loop did not answer within 5 s"),
-                        "application/json");
-        return;
-      }
-      res.status = reply->http_status;
-      res.set_content(reply->body, "application/json");
-    });
-    s.Get(path, [](const httplib::Request&, httplib::Response& res) {
-      res.status = 405;
-      res.set_header("Allow", "POST");
-      res.set_content(json_error("use POST"), "application/json");
+    server_.route("POST", path, [this, command = command](const http::Request& req) {
+      return this->command(command, req);
     });
   }
-  for (const char* path : {"/v1/status", "/metrics"}) {
-    s.Post(path, [](const httplib::Request&, httplib::Response& res) {
-      res.status = 405;
-      res.set_header("Allow", "GET");
-      res.set_content(json_error("use GET"), "application/json");
-    });
-  }
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string message = fmt::format("bad request (HTTP {})", res.status);
-    if (res.status == 404) {
-      message = fmt::format("no such endpoint: {} {}", req.method, req.path);
-    } else if (res.status == 400 && req.method == "POST" && !req.has_header("Content-Length")) {
-      // cpp-httplib needs the length of every POST body, even an empty one.
-      message = "POST needs a Content-Length header: send an empty body (curl -d '')";
-    }
-    res.set_content(json_error(message), "application/json");
-  });
 
-  if (!s.bind_to_port(listen.host, listen.port)) {
+  auto bound = server_.listen(listen.host, listen.port);
+  if (!bound) {
     return fail(
         fmt::format("cannot listen on {} for the control API (control_listen): address "
-                    "in use or not available",
-                    listen.str()));
+                    "in use or not available ({})",
+                    listen.str(), bound.error().message));
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  channel_.on_answer([this] { server_.wake(); });
+  thread_ = std::thread([this] { server_.run(); });
   return {};
 }
 
+http::Reply ControlServer::command(ControlCommand command, const http::Request& req) {
+  if (!req.body.empty()) {
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return json_response(400, json_error("the body must be empty or a JSON object"));
+    }
+  }
+  // The server thread never waits here: the loop's answer is collected as it comes, while other
+  // clients (a status scrape) are served.
+  const uint64_t id = channel_.submit(command);
+  const auto give_up = http::Clock::now() + kCommandTimeout;
+  return http::Deferred{
+      [this, id, give_up](http::Clock::time_point now) -> std::optional<http::Response> {
+        if (auto reply = channel_.collect(id)) {
+          return json_response(reply->http_status, std::move(reply->body));
+        }
+        if (now < give_up) return std::nullopt;
+        // A command answered 503 must never run later; one the loop has taken runs, so its
+        // answer is the truth and is waited for.
+        if (!channel_.withdraw(id)) return std::nullopt;
+        return json_response(503, json_error("the worker's event loop did not answer within 5 s"));
+      }};
+}
+
 void ControlServer::stop() {
-  if (server_) server_->stop();
+  channel_.on_answer({});
+  server_.stop();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -5,11 +5,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -75,6 +77,26 @@ bool session_settings_differ(const config::Tunnel& a, const config::Tunnel& b) {
          a.known_hosts_file != b.known_hosts_file || a.remote.str() != b.remote.str();
 }
 
+// Every relayed connection takes a descriptor, and so does each control API client: the soft
+// limit (often 1024, lower where something lowered it) goes up to the hard one, which is the
+// administrator's choice (LimitNOFILE= in the systemd unit).
+void raise_descriptor_limit(const std::string& name) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("tunnel {}: cannot read the open files limit: {}", name, std::strerror(errno));
+    return;
+  }
+  if (limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("tunnel {}: cannot raise the open files limit from {} to {}: {}", name, before,
+                 limit.rlim_max, std::strerror(errno));
+    return;
+  }
+  spdlog::debug("tunnel {}: open files limit raised from {} to {}", name, before, limit.rlim_max);
+}
+
 }  // namespace
 
 Worker::Worker(config::Tunnel tunnel, WorkerOptions options)
@@ -112,16 +134,17 @@ SshSettings Worker::ssh_settings() {
 }
 
 int Worker::run() {
-  // The loop is one thread; the API threads need no arenas of their own (each would keep its
-  // own free memory resident).
+  // The loop is one thread; the API thread needs no arena of its own (each would keep its own
+  // free memory resident).
   mallopt(M_ARENA_MAX, 1);
+  raise_descriptor_limit(tunnel_.name);
   libssh2_init(0);
   if (auto fast = use_aes_ctr_engine(); !fast) {
     spdlog::warn("tunnel {}: {}; AES-CTR stays at libssh2's block-by-block speed", tunnel_.name,
                  fast.error().message);
   }
   // Signals arrive through a signalfd in the loop; block them before any thread starts so the
-  // API threads never take one.
+  // API thread never takes one.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -693,8 +716,8 @@ void Worker::handle_signals(Clock::time_point now) {
 }
 
 void Worker::handle_commands(Clock::time_point now) {
-  for (auto& pending : control_.take()) {
-    pending.reply.set_value(command_reply(pending.command, now));
+  for (const auto& pending : control_.take()) {
+    control_.answer(pending.id, command_reply(pending.command, now));
   }
   log_transitions();
   publish_now_ = true;

@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -87,7 +89,10 @@ inline Completed run(std::vector<std::string> args) {
 class Background {
  public:
   // `stderr_path`: where the process's stderr goes (default: nowhere, unless PVT_TEST_VERBOSE).
-  explicit Background(std::vector<std::string> args, const std::string& stderr_path = "") {
+  // `open_files`: the process's RLIMIT_NOFILE (soft and hard), set before exec; it then also
+  // starts with no descriptor of ours beyond 0-2, so the limit is all it has.
+  explicit Background(std::vector<std::string> args, const std::string& stderr_path = "",
+                      std::optional<rlimit> open_files = std::nullopt) {
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     pid_ = fork();
@@ -101,6 +106,10 @@ class Background {
         if (err >= 0) dup2(err, 2);
       } else if (std::getenv("PVT_TEST_VERBOSE") == nullptr) {
         dup2(devnull, 2);
+      }
+      if (open_files) {
+        close_range(3, ~0U, 0);
+        if (setrlimit(RLIMIT_NOFILE, &*open_files) != 0) _exit(126);
       }
       auto argv = detail::argv_of(args);
       execv(argv[0], argv.data());
