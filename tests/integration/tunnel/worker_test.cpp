@@ -1,8 +1,10 @@
 // The tunnel worker (`pvectl-tunnel tunnel`) end to end against a real OpenSSH sshd on loopback:
 // the sshd plays the VPS, a TCP server in this process plays the guest's internal nginx, and the
 // test connects to the forwarded port on the "VPS" as the VPS nginx would.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -313,8 +315,20 @@ TEST_F(TunnelWorker, ClosesTheChannelWhenTheLocalTargetRefuses) {
   start_worker("probe = false\n");
   ASSERT_TRUE(wait_state("serving")) << worker_log();
   backend_port_after_stop_ = backend_->port();
-  backend_.reset();                                          // nothing listens on `local` any more
+  backend_.reset();  // nothing listens on `local` any more
+  // Hold the port without listening (connects are refused), so that a test running in parallel
+  // cannot be given it as an ephemeral port and answer in the backend's place.
+  const int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(backend_port_after_stop_));
+  const int one = 1;
+  ::setsockopt(holder, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const bool held = ::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   EXPECT_EQ(exchange("GET /healthz HTTP/1.0\r\n\r\n"), "");  // closed, no answer, no hang
+  ::close(holder);
+  if (!held) GTEST_LOG_(INFO) << "the port was taken again before it could be held";
   auto s = status();
   ASSERT_TRUE(s);
   EXPECT_EQ(s->state, "serving");
