@@ -83,6 +83,9 @@ std::optional<int64_t> newest_backup_ctime(const GuestObservation& go, int64_t v
 // time. /cluster/tasks keeps only a few recent tasks per node, so each node is asked itself.
 void collect_tasks(const config::Config& cfg, pve::Client& client, const CollectOptions& options,
                    const std::set<std::string>& offline, Observation& o) {
+  // First every guest's own node, with its whole recent list: a list asked for another guest
+  // "since" some time would hide this guest's older tasks.
+  std::vector<size_t> not_found;
   for (size_t i = 0; i < cfg.guests.size(); ++i) {
     auto& go = o.guests[i];
     if (!go.resource || offline.count(go.resource->node)) continue;
@@ -90,13 +93,18 @@ void collect_tasks(const config::Config& cfg, pve::Client& client, const Collect
     auto [here, first] = o.node_tasks.try_emplace(node);
     if (first) here->second.tasks = client.node_tasks(node, "vzdump", options.task_list_limit);
     go.task_nodes.push_back(node);
-    if (!here->second.tasks ||
-        find_guest_task(client, options, node, here->second, cfg.guests[i].vmid))
-      continue;
+    if (here->second.tasks &&
+        !find_guest_task(client, options, node, here->second, cfg.guests[i].vmid)) {
+      not_found.push_back(i);
+    }
+  }
+  // Then, for a guest its node knows no task of, the other online nodes.
+  for (size_t i : not_found) {
+    auto& go = o.guests[i];
     const auto ctime = newest_backup_ctime(go, cfg.guests[i].vmid);
     if (!ctime || !o.cluster) continue;
     for (const auto& n : o.cluster->nodes) {
-      if (n.name == node || !n.online || offline.count(n.name)) continue;
+      if (n.name == go.resource->node || !n.online || offline.count(n.name)) continue;
       auto [there, asked] = o.node_tasks.try_emplace(n.name);
       if (asked) {
         there->second.tasks =

@@ -66,5 +66,40 @@ TEST(Collect, BackupTaskOfAMigratedGuestIsFoundOnItsFormerNode) {
   EXPECT_EQ(std::count(transport.log().begin(), transport.log().end(), "GET /nodes/pve2/tasks"), 1);
 }
 
+// The search on other nodes comes after every guest's own node was read whole: tunnel1, which
+// moved from pve2 to pve1, makes check ask pve2 "since" its backup's time, and that must not hide
+// tunnel2's own, older task on pve2.
+TEST(Collect, ASearchForAMovedGuestDoesNotHideAnotherGuestsOlderTask) {
+  auto topology = sim::load_topology(PVT_SOURCE_DIR "/examples/topology.toml", kNow);
+  ASSERT_TRUE(topology) << topology.error().message;
+  // tunnel1 (on pve1) was backed up on pve2, before it moved.
+  bool moved_task = false;
+  for (auto& t : topology->tasks) {
+    if (t.type == "vzdump" && t.node == "pve1") {  // the job of 110 and 111
+      t.node = "pve2";
+      t.upid.replace(t.upid.find(":pve1:"), 6, ":pve2:");
+      moved_task = true;
+    }
+    if (t.type == "vzdump" && t.id == "210") {
+      // Three days older than tunnel1's backup: before "since" of the search for tunnel1.
+      t.starttime -= 3 * 86400;
+      t.endtime -= 3 * 86400;
+    }
+  }
+  ASSERT_TRUE(moved_task) << "the reference topology has a vzdump task on pve1";
+  sim::Simulator simulator(*topology);
+  testing::SimTransport transport(simulator, kAuth);
+  SystemClock clock;
+  pve::Client client(transport, clock);
+  const auto cfg = two_guests();
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(kNow));
+  const auto rep = evaluate(cfg, collect(cfg, client, CollectOptions{}, now));
+  for (const char* guest : {"tunnel1", "tunnel2"}) {
+    const auto* task = find(rep, "backup.task", guest);
+    ASSERT_NE(task, nullptr);
+    EXPECT_EQ(task->status, report::Status::ok) << guest << ": " << task->message;
+  }
+}
+
 }  // namespace
 }  // namespace pvt::check
