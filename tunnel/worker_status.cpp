@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/text.h"
 
@@ -199,28 +202,63 @@ std::string why_unreachable(httplib::Error e, std::chrono::milliseconds timeout)
 
 Result<WorkerStatus> fetch_worker_status(const std::string& control_url, const std::string& token,
                                          std::chrono::milliseconds timeout) {
-  httplib::Client client(control_url);
-  if (!client.is_valid()) return fail(fmt::format("invalid control_url {}", control_url));
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout);
-  auto usecs = std::chrono::duration_cast<std::chrono::microseconds>(timeout - secs);
-  client.set_connection_timeout(secs.count(), usecs.count());
-  client.set_read_timeout(secs.count(), usecs.count());
-  client.set_write_timeout(secs.count(), usecs.count());
-  client.set_bearer_token_auth(token.c_str());
-  auto res = client.Get("/v1/status");
-  if (!res) {
-    return fail(fmt::format("{}: cannot reach the worker: {}", control_url,
-                            why_unreachable(res.error(), timeout)));
+  using std::chrono::steady_clock;
+  const auto deadline = steady_clock::now() + timeout;
+  for (int attempt = 1;; ++attempt) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
+    if (left <= std::chrono::milliseconds(0)) {
+      return fail(fmt::format("{}: cannot reach the worker: no answer within {} ms", control_url,
+                              timeout.count()));
+    }
+    httplib::Client client(control_url);
+    if (!client.is_valid()) return fail(fmt::format("invalid control_url {}", control_url));
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(left);
+    auto usecs = std::chrono::duration_cast<std::chrono::microseconds>(left - secs);
+    client.set_connection_timeout(secs.count(), usecs.count());
+    client.set_read_timeout(secs.count(), usecs.count());
+    client.set_write_timeout(secs.count(), usecs.count());
+    client.set_bearer_token_auth(token.c_str());
+    // httplib's timeouts are per read: a worker (or anything at that address) that trickles its
+    // answer would hold the caller past its time limit. At the deadline the request is stopped.
+    std::mutex mutex;
+    std::condition_variable answered;
+    bool done = false;
+    std::thread watchdog([&] {
+      std::unique_lock lock(mutex);
+      if (!answered.wait_until(lock, deadline, [&] { return done; })) client.stop();
+    });
+    auto res = client.Get("/v1/status");
+    {
+      std::lock_guard lock(mutex);
+      done = true;
+    }
+    answered.notify_one();
+    watchdog.join();
+    if (!res) {
+      const bool cut = steady_clock::now() >= deadline;
+      // Closed before any answer (a busy control API gives way to a request that has arrived,
+      // and may close one whose client was slow to send): once more, within the time left.
+      const bool closed_early =
+          res.error() == httplib::Error::Read || res.error() == httplib::Error::Write;
+      if (attempt == 1 && closed_early && !cut) continue;
+      if (cut) {
+        return fail(fmt::format("{}: cannot reach the worker: no complete answer within {} ms",
+                                control_url, timeout.count()));
+      }
+      return fail(fmt::format("{}: cannot reach the worker: {}", control_url,
+                              why_unreachable(res.error(), timeout)));
+    }
+    if (res->status == 401) return fail(fmt::format("{}: token rejected (401)", control_url));
+    if (res->status != 200) {
+      return fail(fmt::format("{}/v1/status answered HTTP {}", control_url, res->status));
+    }
+    auto status = parse_worker_status(res->body);
+    if (!status) {
+      return fail(fmt::format("{}/v1/status: {}", control_url, status.error().message));
+    }
+    return status;
   }
-  if (res->status == 401) return fail(fmt::format("{}: token rejected (401)", control_url));
-  if (res->status != 200) {
-    return fail(fmt::format("{}/v1/status answered HTTP {}", control_url, res->status));
-  }
-  auto status = parse_worker_status(res->body);
-  if (!status) {
-    return fail(fmt::format("{}/v1/status: {}", control_url, status.error().message));
-  }
-  return status;
 }
 
 }  // namespace pvt::tunnel

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
 
 namespace pvt::tunnel {
@@ -214,6 +215,42 @@ TEST(FetchWorkerStatus, ARefusedConnectionIsSaidSo) {
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find("connection refused"), std::string::npos) << s.error().message;
   EXPECT_NE(s.error().message.find("control_listen"), std::string::npos) << s.error().message;
+}
+
+// Something at the control URL that answers one byte at a time keeps every per-read timeout of
+// the HTTP client alive: the fetch must still end at its time limit (check's -t relies on it).
+TEST(FetchWorkerStatus, ATricklingAnswerIsCutAtTheTimeLimit) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::atomic<bool> stop{false};
+  std::thread trickler([&] {
+    const int fd = ::accept(listener, nullptr, nullptr);
+    if (fd < 0) return;
+    const std::string answer = "HTTP/1.1 200 OK\r\nX-Padding: " + std::string(600, 'x');
+    for (size_t i = 0; i < answer.size() && !stop; ++i) {
+      if (::send(fd, &answer[i], 1, MSG_NOSIGNAL) != 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // 30 s for the whole answer
+    }
+    ::close(fd);
+  });
+  const auto started = std::chrono::steady_clock::now();
+  auto s = fetch_worker_status("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), "token",
+                               std::chrono::milliseconds(500));
+  const auto took = std::chrono::steady_clock::now() - started;
+  stop = true;
+  trickler.join();
+  ::close(listener);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("no complete answer within 500 ms"), std::string::npos)
+      << s.error().message;
+  EXPECT_LT(took, std::chrono::seconds(10)) << "the fetch followed the trickle";
 }
 
 }  // namespace
