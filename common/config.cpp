@@ -713,6 +713,9 @@ class Loader {
       c.lock_dir = *dir;
       if (need) check_file(s, "lock_dir", *dir, FileKind::directory);
     }
+    // Created on demand by the controller (and `maintenance`), so only its parent must exist.
+    c.state_dir = (std::filesystem::path(c.lock_dir).parent_path() / "pvectl-tunnel").string();
+    if (auto dir = get_path(s, "state_dir", false)) c.state_dir = *dir;
     read_int(s, "lease_s", c.lease_s, 1);
     read_int(s, "start_min_interval_s", c.start_min_interval_s, 1);
     read_int(s, "start_backoff_max_s", c.start_backoff_max_s, 1);

@@ -101,6 +101,9 @@ struct ControllerSection {
   std::vector<std::string> enforce;  // subset of start, onboot, backup, reconnect
   HostPort listen{"127.0.0.1", 9191};
   std::string lock_dir = "/etc/pve/priv/lock";
+  // Cluster-wide flags (planned maintenance) live here, on the cluster filesystem, so that a
+  // restart or another node's controller sees them; default <lock_dir>/../pvectl-tunnel.
+  std::string state_dir = "/etc/pve/priv/pvectl-tunnel";
   int lease_s = 120;
   int start_min_interval_s = 60;
   int start_backoff_max_s = 900;

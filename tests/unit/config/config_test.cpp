@@ -88,6 +88,7 @@ TEST_F(ConfigLoader, FillsDefaultsForKeysLeftOut) {
   EXPECT_TRUE(c->controller.enforce.empty());
   EXPECT_EQ(c->controller.listen.str(), "127.0.0.1:9191");
   EXPECT_EQ(c->controller.lock_dir, "/etc/pve/priv/lock");
+  EXPECT_EQ(c->controller.state_dir, "/etc/pve/priv/pvectl-tunnel");
   EXPECT_EQ(c->controller.lease_s, 120);
   EXPECT_EQ(c->controller.start_min_interval_s, 60);
   EXPECT_EQ(c->controller.start_backoff_max_s, 900);
@@ -206,6 +207,8 @@ lock_dir = "lock"
   EXPECT_EQ(c->tunnels[0].known_hosts_file, files_.path("known_hosts"));
   EXPECT_EQ(c->tunnels[0].control_token_file, files_.path("control-token"));
   EXPECT_EQ(c->controller.lock_dir, files_.path("lock"));
+  // Beside the lock directory unless set.
+  EXPECT_EQ(c->controller.state_dir, files_.path("pvectl-tunnel"));
   // Absolute paths stay as written.
   EXPECT_EQ(c->controller.audit_log, "/var/log/pvectl-tunnel/audit.jsonl");
 }
