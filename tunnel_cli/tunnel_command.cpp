@@ -7,7 +7,7 @@
 
 #include "cli/exit_codes.h"
 #include "tunnel/worker.h"
-#include "tunnel/worker_status.h"
+#include "worker_client/worker_client.h"
 
 namespace pvt::cli {
 namespace {
@@ -55,7 +55,7 @@ int run_tunnel_status(const TunnelStatusArgs& args) {
   const config::Tunnel* t = load_tunnel(args.config_path, args.name, cfg);
   if (t == nullptr) return kBadUsage;
   const std::string url = local_control_url(t->control_listen);
-  auto status = tunnel::fetch_worker_status(url, t->control_token, std::chrono::seconds(5));
+  auto status = tunnel::WorkerClient(url, t->control_token, std::chrono::seconds(5)).status();
   if (!status) {
     fmt::print(stderr,
                "pvectl-tunnel: tunnel {}: {} (is `pvectl-tunnel tunnel --name {}` running?)\n",

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "controller/backup/task_watch.h"
+
 namespace pvt::backup {
 namespace {
 
@@ -19,19 +21,7 @@ bool TaskOutcome::ok() const { return ended && pve::exitstatus_ok(exitstatus); }
 TaskOutcome follow_task(pve::Client& client, Clock& clock, const std::string& node,
                         const std::string& upid, const TaskFollowOptions& options) {
   TaskOutcome out;
-  int64_t seen = 0;
-  auto drain_log = [&] {
-    auto lines = client.task_log(node, upid, seen);
-    if (!lines) return;
-    for (const auto& l : *lines) {
-      // PVE answers an empty log with line 1 "no content"; the real line 1 comes later.
-      if (l.n == 1 && l.t == "no content" && lines->size() == 1) continue;
-      if (l.n <= seen) continue;
-      seen = l.n;
-      if (error_line(l.t)) out.errors.push_back(l.t);
-      if (options.on_line) options.on_line(l.t);
-    }
-  };
+  TaskWatch watch(node, upid);
   const bool limited = options.limit.has_value();
   const auto give_up =
       clock.steady_now() + (limited ? *options.limit : std::chrono::steady_clock::duration{});
@@ -40,20 +30,23 @@ TaskOutcome follow_task(pve::Client& client, Clock& clock, const std::string& no
     if (!out.stop_requested && options.should_stop && options.should_stop()) {
       out.stop_requested = true;
       stop_deadline = clock.steady_now() + options.stop_wait;
-      if (auto stopped = client.stop_task(node, upid); !stopped) {
+      if (auto stopped = watch.stop(client); !stopped) {
         if (options.on_line) options.on_line("cannot stop the task: " + stopped.error().describe());
       }
     }
-    drain_log();
-    auto status = client.task_status(node, upid);
-    if (!status) {
-      out.exitstatus = "cannot read the task status: " + status.error().describe();
+    TaskPoll news = watch.poll(client, clock.steady_now());
+    for (const auto& line : news.lines) {
+      if (error_line(line)) out.errors.push_back(line);
+      if (options.on_line) options.on_line(line);
+    }
+    if (news.status_error) {
+      out.exitstatus = "cannot read the task status: " + news.status_error->describe();
       return out;
     }
-    if (status->status == "stopped") {
-      drain_log();  // the last lines may have come with the end
+    // Ended, also when its last lines could not be read.
+    if (watch.ended()) {
       out.ended = true;
-      out.exitstatus = status->exitstatus.value_or("unknown");
+      out.exitstatus = *watch.exitstatus();
       return out;
     }
     if (clock.steady_now() >= stop_deadline) {

@@ -1,5 +1,6 @@
 // Following a Proxmox VE task (vzdump, restore, destroy) to its end, passing its log on as it
-// grows: what `backup run` and the restore test show as progress.
+// grows: what `backup run` and the restore test show as progress. It waits, polling a TaskWatch
+// (task_watch.h) between sleeps; what must not wait polls the watch itself.
 #pragma once
 
 #include <chrono>

@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "controller/check/observation.h"
 #include "pve/client.h"
+#include "worker_client/worker_client.h"
 
 namespace pvt::check {
 

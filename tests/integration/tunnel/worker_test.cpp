@@ -23,6 +23,7 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/tcp_backend.h"
 #include "tunnel/worker_status.h"
+#include "worker_client/worker_client.h"
 
 namespace pvt {
 namespace {
@@ -117,10 +118,15 @@ class TunnelWorker : public ::testing::Test {
   }
 
   std::optional<tunnel::WorkerStatus> status() {
-    auto s = tunnel::fetch_worker_status("http://127.0.0.1:" + std::to_string(control_port_),
-                                         "test-token-" + std::to_string(getpid()), seconds(2));
+    auto s = control(seconds(2)).status();
     if (!s) return std::nullopt;
     return *s;
+  }
+
+  // A POST waits up to 5 s for the worker's loop to take its command.
+  tunnel::WorkerClient control(milliseconds timeout = seconds(6)) {
+    return tunnel::WorkerClient("http://127.0.0.1:" + std::to_string(control_port_),
+                                "test-token-" + std::to_string(getpid()), timeout);
   }
 
   bool wait_state(const std::string& state, milliseconds timeout = seconds(15)) {
@@ -461,11 +467,8 @@ TEST_F(TunnelWorker, AcceptNewHostKeyTrustsOneKeyPerProcessNotOnePerReconnect) {
   start_worker("", {"--accept-new-hostkey"});
   ASSERT_TRUE(wait_state("serving")) << worker_log();
   write_text(dir_ / "known_hosts", "", 0644);
-  httplib::Client api("127.0.0.1", control_port_);
-  api.set_bearer_token_auth("test-token-" + std::to_string(getpid()));
-  auto reconnect = api.Post("/v1/reconnect", "", "application/json");
-  ASSERT_TRUE(reconnect);
-  ASSERT_EQ(reconnect->status, 200) << reconnect->body;
+  auto reconnect = control().reconnect();
+  ASSERT_TRUE(reconnect) << reconnect.error().message;
   ASSERT_TRUE(wait_until(
       [&] {
         auto s = status();
@@ -587,9 +590,8 @@ TEST_F(TunnelWorker, DrainAndResumeThroughTheControlApi) {
   ASSERT_TRUE(wrong_method);
   EXPECT_EQ(wrong_method->status, 405);
 
-  auto drained = api.Post("/v1/drain", "", "application/json");
-  ASSERT_TRUE(drained);
-  EXPECT_EQ(drained->status, 200) << drained->body;
+  auto drained = control().drain();
+  ASSERT_TRUE(drained) << drained.error().message;
   ASSERT_TRUE(wait_state("drained")) << worker_log();
   auto s = status();
   EXPECT_EQ(s->forward, std::nullopt);
@@ -600,15 +602,13 @@ TEST_F(TunnelWorker, DrainAndResumeThroughTheControlApi) {
   std::this_thread::sleep_for(milliseconds(2500));
   EXPECT_EQ(backend_->health_checks(), probes);  // the probe is paused while drained
 
-  auto resumed = api.Post("/v1/resume", "", "application/json");
-  ASSERT_TRUE(resumed);
-  EXPECT_EQ(resumed->status, 200);
+  auto resumed = control().resume();
+  ASSERT_TRUE(resumed) << resumed.error().message;
   ASSERT_TRUE(wait_state("serving")) << worker_log();
   EXPECT_TRUE(forward_answers());
 
-  auto reconnect = api.Post("/v1/reconnect", "", "application/json");
-  ASSERT_TRUE(reconnect);
-  EXPECT_EQ(reconnect->status, 200);
+  auto reconnect = control().reconnect();
+  ASSERT_TRUE(reconnect) << reconnect.error().message;
   ASSERT_TRUE(wait_until(
       [&] {
         auto st = status();
@@ -988,8 +988,7 @@ class ControlApiUnderAttack : public TunnelWorker {
     const auto start = std::chrono::steady_clock::now();
     while (std::chrono::steady_clock::now() - start < at_least || going_on()) {
       const auto t = std::chrono::steady_clock::now();
-      auto s = tunnel::fetch_worker_status("http://127.0.0.1:" + std::to_string(control_port_),
-                                           "test-token-" + std::to_string(getpid()), seconds(2));
+      auto s = control(seconds(2)).status();
       const auto took =
           std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t);
       ++o.statuses;
@@ -1088,12 +1087,8 @@ TEST_F(ControlApiUnderAttack, EightyIdleConnectionsTakeNeitherTheApiNorTheWorker
   });
   const auto before = observe(seconds(4));
   // The worker's own descriptors: a new SSH session while the connections keep coming.
-  httplib::Client api("127.0.0.1", control_port_);
-  api.set_connection_timeout(2, 0);
-  api.set_read_timeout(2, 0);
-  api.set_bearer_token_auth("test-token-" + std::to_string(getpid()));
-  auto reconnect = api.Post("/v1/reconnect", "", "application/json");
-  EXPECT_TRUE(reconnect && reconnect->status == 200);
+  auto reconnect = control(seconds(2)).reconnect();
+  EXPECT_TRUE(reconnect) << reconnect.error().message;
   const bool back = wait_until(
       [&] {
         auto s = status();
