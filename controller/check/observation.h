@@ -11,7 +11,7 @@
 
 #include "common/result.h"
 #include "pve/models.h"
-#include "tunnel/worker_status.h"
+#include "worker_client/worker_status.h"
 
 namespace pvt::check {
 
