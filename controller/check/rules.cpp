@@ -56,6 +56,7 @@ int64_t epoch_seconds(std::chrono::system_clock::time_point t) {
 
 namespace {
 
+// A schedule's run in the node's zone, or UTC without one.
 std::string local_time(std::chrono::sys_seconds t, const date::time_zone* tz) {
   if (tz == nullptr) return date::format("%a %Y-%m-%d %H:%M UTC", t);
   return date::format("%a %Y-%m-%d %H:%M %Z", date::make_zoned(tz, t));

@@ -22,6 +22,7 @@ std::vector<std::string> guest_rules(const config::Guest& g) {
   return rules;
 }
 
+// Every guest rule from `from` on is UNKNOWN, for the same reason.
 void all_unknown(const config::Guest& g, const std::string& why, Builder& b, size_t from = 0) {
   const auto rules = guest_rules(g);
   for (size_t k = from; k < rules.size(); ++k) {

@@ -23,6 +23,7 @@ inline std::optional<std::string> opt(std::string s) {
 struct Builder {
   std::vector<report::RuleResult>& out;
   std::vector<report::Measurement>& measurements;
+  // Appends a result; an OK one carries no remediation, whatever the rule passed.
   void add(std::string rule, std::string target, report::Status status,
            std::optional<std::string> observed, std::optional<std::string> expected,
            std::string message, std::string remediation = "", std::string headline = "");
@@ -31,9 +32,13 @@ struct Builder {
                                report::Unit unit, std::optional<double> crit = std::nullopt);
 };
 
+// The guest's ACL path, /vms/{vmid}.
 std::string vm_path(int64_t vmid);
+// An age as people read it: "2d 3h" from two days on, "5h 12m" below.
 std::string format_age(std::chrono::seconds age);
+// An epoch time in UTC as the report prints times.
 std::string utc(int64_t epoch);
+// The time as epoch seconds, the unit of PVE's ctime and starttime.
 int64_t epoch_seconds(std::chrono::system_clock::time_point t);
 
 // What the token cannot see, found by token.privileges: the rules that would read it say

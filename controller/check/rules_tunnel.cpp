@@ -47,6 +47,7 @@ const tunnel::WorkerStatus* worker_status(const config::Tunnel& t, const Observa
   return w == o.workers.end() || !w->second ? nullptr : &*w->second;
 }
 
+// Drained or on the way there: the other tunnel carries the traffic by intent.
 bool drained(const tunnel::WorkerStatus& s) {
   return s.state == "drained" || s.state == "draining";
 }
