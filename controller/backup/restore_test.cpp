@@ -4,6 +4,7 @@
 
 #include "controller/backup/restored_guest.h"
 #include "controller/backup/task_follow.h"
+#include "controller/check/lookups.h"
 
 namespace pvt::backup {
 namespace {
@@ -123,7 +124,7 @@ class RestoreTest {
     if (options_.on_log) options_.on_log(subject_.guest, line);
   }
 
-  const char* tool() const { return kind_ == pve::GuestKind::qemu ? "qm" : "pct"; }
+  const char* tool() const { return check::guest_cli(subject_.type); }
 
   // What a person runs on the node to remove a scratch guest the test could not.
   std::string destroy_command() const {

@@ -8,6 +8,8 @@
 #include <numeric>
 #include <set>
 
+#include "controller/check/lookups.h"
+
 namespace pvt::backup {
 namespace {
 
@@ -99,11 +101,7 @@ Finding retention_finding(const std::vector<pve::BackupVolume>& volumes,
                           int64_t now) {
   Finding f;
   f.expected = "the newest verified backup kept";
-  const pve::BackupVolume* verified = nullptr;
-  for (const auto& v : volumes) {
-    const bool ok = v.verification && v.verification->state == "ok";
-    if (ok && (!verified || v.ctime > verified->ctime)) verified = &v;
-  }
+  const pve::BackupVolume* verified = check::newest_verified(volumes);
   if (verified == nullptr) {
     f.observed = "no verified backup";
     f.message = "no backup here is verified yet (see backup.verification); nothing to keep";

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "controller/backup/task_follow.h"
-#include "controller/check/rules.h"
+#include "controller/check/lookups.h"
 
 namespace pvt::backup {
 
@@ -53,13 +53,7 @@ Result<std::vector<GuestRun>> run_backups(const config::Config& cfg, pve::Client
       continue;
     }
     run.node = res->node;
-    const pve::BackupJob* job = nullptr;
-    for (const auto& j : *jobs) {
-      if (j.enabled && check::job_selects(j, g.vmid, res->node, pools)) {
-        job = &j;
-        break;
-      }
-    }
+    const pve::BackupJob* job = check::covering_job(*jobs, g.vmid, res->node, pools, true);
     auto settings = run_settings(cfg.backup, job);
     if (!settings) {
       run.outcome = settings.error().message;

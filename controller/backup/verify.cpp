@@ -6,8 +6,8 @@
 
 #include "controller/backup/archive_checks.h"
 #include "controller/backup/retention.h"
+#include "controller/check/lookups.h"
 #include "controller/check/rules.h"
-#include "schedule/calendar_event.h"
 
 namespace pvt::backup {
 namespace {
@@ -50,35 +50,22 @@ Finding retention_of(const check::Observation& observed, const check::GuestObser
                      const config::Guest& g, const std::vector<pve::BackupVolume>& volumes,
                      const std::map<std::string, std::map<std::string, std::string>>& storage_prune,
                      int64_t now_s) {
-  const pve::BackupVolume* verified = nullptr;
-  for (const auto& v : volumes) {
-    if (v.verification && v.verification->state == "ok" && (!verified || v.ctime > verified->ctime))
-      verified = &v;
-  }
+  const pve::BackupVolume* verified = check::newest_verified(volumes);
   const std::string storage = verified ? verified->storage : volumes.front().storage;
   std::vector<pve::BackupVolume> here;
   for (const auto& v : volumes) {
     if (v.storage == storage) here.push_back(v);
   }
-  const pve::BackupJob* job = nullptr;
-  if (observed.jobs) {
-    for (const auto& j : *observed.jobs) {
-      if (j.enabled && check::job_selects(j, g.vmid, go.resource->node, observed.pools)) {
-        job = &j;
-        break;
-      }
-    }
-  }
+  const pve::BackupJob* job =
+      observed.jobs
+          ? check::covering_job(*observed.jobs, g.vmid, go.resource->node, observed.pools, true)
+          : nullptr;
   static const std::map<std::string, std::string> none;
   auto sp = storage_prune.find(storage);
   const auto& keep = effective_prune(job ? job->prune_backups : none,
                                      sp == storage_prune.end() ? none : sp->second);
-  const date::time_zone* tz = nullptr;
-  if (auto t = observed.node_times.find(go.resource->node);
-      t != observed.node_times.end() && t->second) {
-    if (auto zone = schedule::find_time_zone(t->second->timezone)) tz = *zone;
-  }
-  return retention_finding(here, keep, tz, now_s);
+  return retention_finding(here, keep, check::node_zone(observed.node_times, go.resource->node).tz,
+                           now_s);
 }
 
 // What a restore test of the guest needs from the verification.
@@ -123,17 +110,8 @@ report::Report verify_guests(const config::Config& cfg, pve::Client& client,
       restore.why_not = "guest not found";
       continue;
     }
-    std::vector<pve::BackupVolume> volumes;
-    std::string unreadable;
-    for (const auto& sb : go.backups) {
-      if (!sb.volumes) {
-        unreadable = sb.storage + ": " + sb.volumes.error().describe();
-        continue;
-      }
-      for (const auto& v : *sb.volumes) {
-        if (v.vmid == g.vmid) volumes.push_back(v);
-      }
-    }
+    std::vector<pve::BackupVolume> volumes = check::backups_of(go, g.vmid);
+    const std::string unreadable = check::unlisted_storage(go);
     std::sort(volumes.begin(), volumes.end(),
               [](const auto& a, const auto& b) { return a.ctime > b.ctime; });
     if (volumes.empty()) {

@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "controller/check/lookups.h"
 #include "controller/check/vzdump_log.h"
 
 namespace pvt::check {
@@ -66,18 +67,6 @@ bool find_guest_task(pve::Client& client, const CollectOptions& options, const s
 // up many guests one after the other runs for hours.
 constexpr std::chrono::hours kTaskLookback{24};
 
-// The guest's newest backup time on any storage, if any was listed.
-std::optional<int64_t> newest_backup_ctime(const GuestObservation& go, int64_t vmid) {
-  std::optional<int64_t> newest;
-  for (const auto& sb : go.backups) {
-    if (!sb.volumes) continue;
-    for (const auto& v : *sb.volumes) {
-      if (v.vmid == vmid && (!newest || v.ctime > *newest)) newest = v.ctime;
-    }
-  }
-  return newest;
-}
-
 // The last vzdump task of each guest: on its node first; when that node has none for it (the
 // guest moved since its last backup), on the other online nodes around the newest backup's
 // time. /cluster/tasks keeps only a few recent tasks per node, so each node is asked itself.
@@ -101,15 +90,15 @@ void collect_tasks(const config::Config& cfg, pve::Client& client, const Collect
   // Then, for a guest its node knows no task of, the other online nodes.
   for (size_t i : not_found) {
     auto& go = o.guests[i];
-    const auto ctime = newest_backup_ctime(go, cfg.guests[i].vmid);
-    if (!ctime || !o.cluster) continue;
+    const pve::BackupVolume* newest = newest_backup(go, cfg.guests[i].vmid);
+    if (newest == nullptr || !o.cluster) continue;
     for (const auto& n : o.cluster->nodes) {
       if (n.name == go.resource->node || !n.online || offline.count(n.name)) continue;
       auto [there, asked] = o.node_tasks.try_emplace(n.name);
       if (asked) {
         there->second.tasks =
             client.node_tasks(n.name, "vzdump", options.task_list_limit,
-                              *ctime - std::chrono::seconds(kTaskLookback).count());
+                              newest->ctime - std::chrono::seconds(kTaskLookback).count());
       }
       go.task_nodes.push_back(n.name);
       if (find_guest_task(client, options, n.name, there->second, cfg.guests[i].vmid)) break;
