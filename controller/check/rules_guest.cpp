@@ -69,7 +69,10 @@ GuestContext guest_context(const config::Guest& g, const GuestObservation& go,
   const bool node_down =
       r.status == "unknown" ||
       (go.config && !*go.config && go.config->error().kind == pve::ErrorKind::node_unreachable);
-  return GuestContext{g, go, r, vis, guest_cli(g.type), node_down};
+  // The remediations' commands must fit the guest as it is, even when the config says otherwise
+  // (guest.type reports that mismatch itself).
+  const auto type = r.type == "lxc" ? config::GuestType::lxc : config::GuestType::qemu;
+  return GuestContext{g, go, r, vis, guest_cli(type), node_down};
 }
 
 void rule_guest_node(const GuestContext& c, Builder& b) {
@@ -163,7 +166,7 @@ void rule_guest_running(const GuestContext& c, Builder& b) {
     b.add("guest.running", g.name, Status::critical, opt(r.status), opt("running"),
           fmt::format("{} {} is {}: its tunnel is down", r.type, g.vmid, r.status),
           ha ? fmt::format("`ha-manager set {}:{} --state started`",
-                           g.type == config::GuestType::qemu ? "vm" : "ct", g.vmid)
+                           c.resource.type == "lxc" ? "ct" : "vm", g.vmid)
              : fmt::format("`{} start {}`", c.tool, g.vmid),
           fmt::format("{} {}", r.type == "lxc" ? "container" : "VM", r.status));
   }

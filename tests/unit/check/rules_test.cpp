@@ -503,5 +503,19 @@ TEST(Rules, BackupTaskFoundOnTheNodeTheGuestMovedFrom) {
   EXPECT_NE(r->remediation.find("read the log on pve1"), std::string::npos) << r->remediation;
 }
 
+// The config says qemu, PVE says the VMID is a container: guest.type is CRITICAL, and the other
+// remediations name the tool that works for the guest as it is (pct, not qm).
+TEST(Rules, RemediationsUseTheToolOfTheGuestAsItIs) {
+  auto o = healthy();
+  (*o.resources)[0].type = "lxc";
+  o.guests[0].resource->type = "lxc";
+  o.guests[0].config = guest_config(false, std::string("order=1"));
+  const auto rep = evaluate(make_config(), o);
+  EXPECT_EQ(status(rep, "guest.type", "tunnel1"), Status::critical);
+  const auto* onboot = find(rep, "guest.onboot", "tunnel1");
+  ASSERT_NE(onboot, nullptr);
+  EXPECT_EQ(onboot->remediation, "`pct set 110 --onboot 1`");
+}
+
 }  // namespace
 }  // namespace pvt::check
