@@ -8,6 +8,7 @@
 #include "controller/check/collect.h"
 #include "controller/check/rules.h"
 #include "pve/client.h"
+#include "tests/support/fake_clock.h"
 
 namespace pvt::bench {
 namespace {
