@@ -65,7 +65,7 @@ void BM_Check(benchmark::State& state) {
     SyntheticTransport transport(cluster);
     FakeClock clock;
     pve::Client client(transport, clock);
-    auto observed = check::collect(cfg, client, check::CollectOptions{});
+    auto observed = check::collect(cfg, client, clock, check::CollectOptions{});
     auto report = check::evaluate(cfg, observed);
     benchmark::DoNotOptimize(report);
     calls = client.requests_made();
