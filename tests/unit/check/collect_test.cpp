@@ -49,9 +49,9 @@ TEST(Collect, BackupTaskOfAMigratedGuestIsFoundOnItsFormerNode) {
   ASSERT_NE(guest, topology->guests.end());
   ASSERT_EQ(guest->node, "pve2");
   guest->node = "pve1";
-  sim::Simulator simulator(*topology);
-  testing::SimTransport transport(simulator, kAuth);
   FakeClock clock{std::chrono::system_clock::time_point{std::chrono::seconds{kNow}}};
+  sim::Simulator simulator(*topology, clock);
+  testing::SimTransport transport(simulator, kAuth);
   pve::Client client(transport, clock);
   const auto cfg = two_guests();
   const Observation o = collect(cfg, client, clock, CollectOptions{});
@@ -86,9 +86,9 @@ TEST(Collect, ASearchForAMovedGuestDoesNotHideAnotherGuestsOlderTask) {
     }
   }
   ASSERT_TRUE(moved_task) << "the reference topology has a vzdump task on pve1";
-  sim::Simulator simulator(*topology);
-  testing::SimTransport transport(simulator, kAuth);
   FakeClock clock{std::chrono::system_clock::time_point{std::chrono::seconds{kNow}}};
+  sim::Simulator simulator(*topology, clock);
+  testing::SimTransport transport(simulator, kAuth);
   pve::Client client(transport, clock);
   const auto cfg = two_guests();
   const auto rep = evaluate(cfg, collect(cfg, client, clock, CollectOptions{}));
