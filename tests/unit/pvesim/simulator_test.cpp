@@ -208,6 +208,33 @@ TEST(Simulator, SecondVzdumpOnANodeWaitsForTheFirst) {
 namespace pvt::sim {
 namespace {
 
+// Time is the simulator's own: advance() to a time before a task's end leaves it running, the
+// end time finishes it (at its own end, whenever it is looked at), and nothing moves time back.
+TEST(Simulator, AdvanceBeforeATasksEndLeavesItRunning) {
+  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", kNow);
+  ASSERT_TRUE(t);
+  t->timing.vzdump_duration_ms = 3600000;
+  FakeClock clock{kStart};
+  Simulator sim(std::move(*t), clock);
+  const std::string upid =
+      get_data(sim, "POST", "/nodes/pve1/vzdump", {{"vmid", "110"}, {"storage", "pbs1"}});
+  auto status = [&] { return get_data(sim, "GET", "/nodes/pve1/tasks/" + upid + "/status"); };
+  sim.advance(kStart + std::chrono::minutes(59) + std::chrono::seconds(59));
+  EXPECT_EQ(status()["status"], "running");
+  sim.advance(kStart + std::chrono::milliseconds(3599999));
+  EXPECT_EQ(status()["status"], "running");
+  sim.advance(kStart + std::chrono::hours(3));
+  EXPECT_EQ(status()["status"], "stopped");
+  EXPECT_EQ(status()["exitstatus"], "OK");
+  sim.advance(kStart);  // never back
+  auto tasks = get_data(sim, "GET", "/nodes/pve1/tasks", {{"typefilter", "vzdump"}});
+  ASSERT_FALSE(tasks.empty());
+  EXPECT_EQ(tasks[0]["upid"], upid);
+  EXPECT_EQ(tasks[0]["starttime"], kNow);
+  EXPECT_EQ(tasks[0]["endtime"], kNow + 3600);
+  EXPECT_EQ(get_data(sim, "GET", "/nodes/pve1/time")["time"], kNow + 3 * 3600);
+}
+
 TEST(Simulator, NodeTimeGivesTheZoneAndTheLocalWallClock) {
   FakeClock clock{kStart};
   auto sim = reference(clock);  // examples/topology.toml: both nodes in Europe/Vienna
