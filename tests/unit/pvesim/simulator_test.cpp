@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <set>
 #include <thread>
@@ -21,12 +22,14 @@ const Clock::time_point kStart{std::chrono::seconds(kNow)};
 
 const std::string kAuth = "PVEAPIToken=pvectl@pve!tunnel=8d4b3c1e-2f6a-4b7d-9e0c-5a1f2b3c4d5e";
 
-Simulator reference(const Clock& clock) {
+// The reference topology with instant tasks, then `adjust`ed.
+Simulator reference(const Clock& clock, const std::function<void(Topology&)>& adjust = {}) {
   auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", kNow);
   EXPECT_TRUE(t) << t.error().message;
   t->timing.start_delay_ms = 0;
   t->timing.vzdump_duration_ms = 0;
   t->tokens.at(0).acl["/"].insert("VM.PowerMgmt");  // the tests start guests
+  if (adjust) adjust(*t);
   return Simulator(std::move(*t), clock);
 }
 
@@ -211,11 +214,8 @@ namespace {
 // Time is the simulator's own: advance() to a time before a task's end leaves it running, the
 // end time finishes it (at its own end, whenever it is looked at), and nothing moves time back.
 TEST(Simulator, AdvanceBeforeATasksEndLeavesItRunning) {
-  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", kNow);
-  ASSERT_TRUE(t);
-  t->timing.vzdump_duration_ms = 3600000;
   FakeClock clock{kStart};
-  Simulator sim(std::move(*t), clock);
+  auto sim = reference(clock, [](Topology& t) { t.timing.vzdump_duration_ms = 3600000; });
   const std::string upid =
       get_data(sim, "POST", "/nodes/pve1/vzdump", {{"vmid", "110"}, {"storage", "pbs1"}});
   auto status = [&] { return get_data(sim, "GET", "/nodes/pve1/tasks/" + upid + "/status"); };
