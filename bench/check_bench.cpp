@@ -8,6 +8,7 @@
 #include "controller/check/collect.h"
 #include "controller/check/rules.h"
 #include "pve/client.h"
+#include "tests/support/fake_clock.h"
 
 namespace pvt::bench {
 namespace {
@@ -64,7 +65,7 @@ void BM_Check(benchmark::State& state) {
     SyntheticTransport transport(cluster);
     FakeClock clock;
     pve::Client client(transport, clock);
-    auto observed = check::collect(cfg, client, check::CollectOptions{});
+    auto observed = check::collect(cfg, client, clock, check::CollectOptions{});
     auto report = check::evaluate(cfg, observed);
     benchmark::DoNotOptimize(report);
     calls = client.requests_made();

@@ -88,8 +88,8 @@ int print_unknown_report(const std::string& error, OutputFormat format,
 
 namespace {
 
-// What a report command produces from a loaded config and a PVE client.
-using MakeReport = std::function<report::Report(const config::Config&, pve::Client&,
+// What a report command produces from a loaded config, a PVE client and the run's clock.
+using MakeReport = std::function<report::Report(const config::Config&, pve::Client&, Clock&,
                                                 const check::CollectOptions&)>;
 
 // The part every report command shares: config for `command` (bad config: UNKNOWN, exit 3),
@@ -97,10 +97,11 @@ using MakeReport = std::function<report::Report(const config::Config&, pve::Clie
 // report's code.
 int run_report_command(const CheckArgs& args, config::Command command, const char* what,
                        const MakeReport& make) {
+  SystemClock clock;
   auto loaded = config::load(args.config_path, command);
   if (!loaded) {
     // Once, in the report: monitoring reads the first line, a person the lines below it.
-    report::Report r = report::unknown_report("", std::chrono::system_clock::now());
+    report::Report r = report::unknown_report("", clock.now());
     std::string joined;
     for (const auto& p : loaded.error()) {
       if (!joined.empty()) joined += "; ";
@@ -119,7 +120,6 @@ int run_report_command(const CheckArgs& args, config::Command command, const cha
     cfg = std::move(*restricted);
   }
 
-  SystemClock clock;
   pve::CurlTransport transport(pve::options_from_config(*cfg.pve));
   pve::Client client(transport, clock);
   // One deadline for the whole run: what is not checked by then is reported UNKNOWN.
@@ -128,7 +128,7 @@ int run_report_command(const CheckArgs& args, config::Command command, const cha
 
   check::CollectOptions options;
   options.deadline = deadline;
-  report::Report r = make(cfg, client, options);
+  report::Report r = make(cfg, client, clock, options);
   spdlog::info("{} made {} API requests", what, client.requests_made());
   // The restore test lifts the limit for its restores (their clean-up must finish).
   if (client.cut_by_deadline() || (!args.restore_test && clock.steady_now() >= deadline)) {
@@ -143,11 +143,12 @@ int run_report_command(const CheckArgs& args, config::Command command, const cha
 }  // namespace
 
 int run_check(const CheckArgs& args) {
-  return run_report_command(
-      args, config::Command::check, "check",
-      [](const config::Config& cfg, pve::Client& client, const check::CollectOptions& options) {
-        return check::evaluate(cfg, check::collect(cfg, client, options));
-      });
+  return run_report_command(args, config::Command::check, "check",
+                            [](const config::Config& cfg, pve::Client& client, Clock& clock,
+                               const check::CollectOptions& options) {
+                              return check::evaluate(cfg,
+                                                     check::collect(cfg, client, clock, options));
+                            });
 }
 
 namespace {
@@ -176,24 +177,24 @@ void catch_interrupts() {
 
 int run_backup_verify(const CheckArgs& args) {
   if (!args.restore_test) {
-    return run_report_command(
-        args, config::Command::backup, "backup verify",
-        [](const config::Config& cfg, pve::Client& client, const check::CollectOptions& options) {
-          return backup::verify(cfg, client, options);
-        });
+    return run_report_command(args, config::Command::backup, "backup verify",
+                              [](const config::Config& cfg, pve::Client& client, Clock& clock,
+                                 const check::CollectOptions& options) {
+                                return backup::verify(cfg, client, clock, options);
+                              });
   }
   return run_report_command(
       args, config::Command::backup, "backup verify --restore-test",
-      [](const config::Config& cfg, pve::Client& client, const check::CollectOptions& options) {
+      [](const config::Config& cfg, pve::Client& client, Clock& clock,
+         const check::CollectOptions& options) {
         if (!cfg.backup.restore_test_vmid || !cfg.backup.restore_test_storage) {
           return report::unknown_report(
               fmt::format("--restore-test needs restore_test_vmid and restore_test_storage in "
                           "[backup] of {}",
                           cfg.path),
-              std::chrono::system_clock::now());
+              clock.now());
         }
         catch_interrupts();
-        SystemClock clock;
         backup::RestoreTestOptions restore;
         // Progress on stderr: stdout is the report, whose first line monitoring reads.
         restore.on_log = [](const std::string& guest, const std::string& line) {

@@ -1,4 +1,5 @@
-// Time as an injected dependency: real code uses SystemClock, tests move a FakeClock.
+// Time as an injected dependency: real code uses SystemClock, tests move a FakeClock
+// (tests/support/fake_clock.h).
 #pragma once
 
 #include <chrono>
@@ -23,21 +24,6 @@ class SystemClock final : public Clock {
     return std::chrono::steady_clock::now();
   }
   void sleep_for(duration d) override;
-};
-
-// Virtual time: sleep_for only advances it.
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(time_point start = time_point{}) : now_(start) {}
-  time_point now() const override { return now_; }
-  std::chrono::steady_clock::time_point steady_now() const override {
-    return std::chrono::steady_clock::time_point{now_.time_since_epoch()};
-  }
-  void sleep_for(duration d) override { now_ += d; }
-  void advance(duration d) { now_ += d; }
-
- private:
-  time_point now_;
 };
 
 }  // namespace pvt

@@ -99,11 +99,12 @@ void raise_descriptor_limit(const std::string& name) {
 
 }  // namespace
 
-Worker::Worker(config::Tunnel tunnel, WorkerOptions options)
-    : tunnel_(std::move(tunnel)),
+Worker::Worker(config::Tunnel tunnel, WorkerOptions options, pvt::Clock& clock)
+    : clock_(clock),
+      tunnel_(std::move(tunnel)),
       options_(std::move(options)),
       buffers_(kRelayBuffer, 0, kRelayBuffersKept),
-      machine_(timings(), Backoff(BackoffPolicy{}, std::random_device{}()), Clock::now()) {}
+      machine_(timings(), Backoff(BackoffPolicy{}, std::random_device{}()), clock_.steady_now()) {}
 
 Worker::~Worker() {
   teardown();
@@ -175,7 +176,7 @@ int Worker::run() {
   uint64_t usec = 0;
   if (sd_watchdog_enabled(0, &usec) > 0) {
     watchdog_usec_ = usec;
-    next_watchdog_ = Clock::now();
+    next_watchdog_ = clock_.steady_now();
   }
   sd_notifyf(0, "READY=1\nSTATUS=%s", describe(machine_.state()));
   publish();
@@ -183,7 +184,7 @@ int Worker::run() {
   bool busy = false;
   std::vector<pollfd> fds;
   while (!exit_) {
-    Clock::time_point now = Clock::now();
+    Clock::time_point now = clock_.steady_now();
     fds.clear();
     fds.push_back({signal_fd_, POLLIN, 0});
     fds.push_back({control_.wake_fd(), POLLIN, 0});
@@ -208,7 +209,7 @@ int Worker::run() {
       spdlog::critical("tunnel {}: poll failed: {}", tunnel_.name, std::strerror(errno));
       return 1;
     }
-    now = Clock::now();
+    now = clock_.steady_now();
     if (fds[0].revents != 0) handle_signals(now);
     if (fds[1].revents != 0) handle_commands(now);
     socket_readable_ = (fds[2].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
@@ -296,7 +297,7 @@ void Worker::drive_connect(Clock::time_point now) {
         return;
       }
       conn_ = std::make_unique<SshConnection>(ssh_settings(), pool_);
-      conn_->set_waiting_hook([this] { notify_systemd(Clock::now()); });
+      conn_->set_waiting_hook([this] { notify_systemd(clock_.steady_now()); });
       connect_deadline_ = now + kConnectTimeout;
       Step s = conn_->start_connect(addresses_[address_index_]);
       if (s.status == Step::again) return;
@@ -601,7 +602,7 @@ void Worker::finish_probe(const ProbeOutcome& outcome, Clock::time_point now) {
   last_probe_.ok = outcome.ok;
   last_probe_.latency_ms =
       outcome.ok ? std::optional<int64_t>(outcome.latency.count()) : std::nullopt;
-  last_probe_.at = format_utc(std::chrono::system_clock::now());
+  last_probe_.at = format_utc(clock_.now());
   next_probe_ = now + seconds(tunnel_.probe_interval_s);
   if (outcome.ok) {
     if (probe_failures_ > 0) {
@@ -797,7 +798,7 @@ void Worker::reload(Clock::time_point now) {
 
 void Worker::log_transitions() {
   for (const auto& t : machine_.take_transitions()) {
-    since_wall_ = std::chrono::system_clock::now();
+    since_wall_ = clock_.now();
     publish_now_ = true;
     const char* to = to_string(t.to);
     if (t.to == State::backoff) {
@@ -830,7 +831,7 @@ void Worker::log_transitions() {
 }
 
 void Worker::publish() {
-  const auto now = Clock::now();
+  const auto now = clock_.steady_now();
   // State changes at once; counters at most every kPublishEvery.
   if (!publish_now_ && !(dirty_ && now - last_publish_ >= kPublishEvery)) return;
   publish_now_ = false;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "tunnel/block_pool.h"
 #include "tunnel/control_api.h"
@@ -34,7 +35,10 @@ struct WorkerOptions {
 
 class Worker {
  public:
-  Worker(config::Tunnel tunnel, WorkerOptions options);
+  // Every time the worker reads comes from `clock` (steady time for its deadlines, wall time for
+  // what it reports); it must outlive the worker. The loop itself waits in poll() on real
+  // sockets, so run() wants a SystemClock.
+  Worker(config::Tunnel tunnel, WorkerOptions options, pvt::Clock& clock);
   ~Worker();
 
   // Runs until SIGTERM/SIGINT; returns the process exit code.
@@ -76,6 +80,7 @@ class Worker {
   SshSettings ssh_settings();
   SessionTimings timings() const;
 
+  pvt::Clock& clock_;  // first: the members below start from its time
   config::Tunnel tunnel_;
   WorkerOptions options_;
   BlockPool pool_ = make_packet_pool();  // libssh2's packets
@@ -116,7 +121,7 @@ class Worker {
   bool exit_ = false;
   std::string last_logged_failure_;
   bool warned_long_refusal_ = false;
-  std::chrono::system_clock::time_point since_wall_ = std::chrono::system_clock::now();
+  std::chrono::system_clock::time_point since_wall_ = clock_.now();
   uint64_t watchdog_usec_ = 0;
   Clock::time_point next_watchdog_{};
   Clock::time_point last_traffic_{};

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "cli/exit_codes.h"
+#include "common/clock.h"
 #include "tunnel/worker.h"
 #include "worker_client/worker_client.h"
 
@@ -45,8 +46,9 @@ int run_tunnel(const TunnelArgs& args) {
   std::optional<config::Config> cfg;
   const config::Tunnel* t = load_tunnel(args.config_path, args.name, cfg);
   if (t == nullptr) return kBadUsage;
+  SystemClock clock;
   tunnel::Worker worker(
-      *t, tunnel::WorkerOptions{args.config_path, args.name, args.accept_new_hostkey});
+      *t, tunnel::WorkerOptions{args.config_path, args.name, args.accept_new_hostkey}, clock);
   return worker.run();
 }
 

@@ -75,11 +75,10 @@ struct Restorable {
   report::Status why_not_status = report::Status::unknown;
 };
 
-report::Report verify_guests(const config::Config& cfg, pve::Client& client,
+report::Report verify_guests(const config::Config& cfg, pve::Client& client, Clock& clock,
                              const check::CollectOptions& options,
-                             std::chrono::system_clock::time_point now,
                              std::vector<Restorable>& restorable) {
-  const check::Observation observed = check::collect(cfg, client, options, now);
+  const check::Observation observed = check::collect(cfg, client, clock, options);
   const report::Report full = check::evaluate(cfg, observed);
   report::Report r;
   r.checked_at = full.checked_at;
@@ -149,18 +148,17 @@ report::Report verify_guests(const config::Config& cfg, pve::Client& client,
 
 }  // namespace
 
-report::Report verify(const config::Config& cfg, pve::Client& client,
-                      const check::CollectOptions& options,
-                      std::chrono::system_clock::time_point now) {
+report::Report verify(const config::Config& cfg, pve::Client& client, Clock& clock,
+                      const check::CollectOptions& options) {
   std::vector<Restorable> unused;
-  return verify_guests(cfg, client, options, now, unused);
+  return verify_guests(cfg, client, clock, options, unused);
 }
 
 report::Report verify_with_restore(const config::Config& cfg, pve::Client& client, Clock& clock,
                                    const check::CollectOptions& options,
                                    const RestoreTestOptions& restore_options) {
   std::vector<Restorable> restorable;
-  report::Report r = verify_guests(cfg, client, options, clock.now(), restorable);
+  report::Report r = verify_guests(cfg, client, clock, options, restorable);
   for (size_t i = 0; i < cfg.guests.size() && i < restorable.size(); ++i) {
     const Restorable& x = restorable[i];
     Finding f;

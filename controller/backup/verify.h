@@ -14,9 +14,8 @@
 
 namespace pvt::backup {
 
-report::Report verify(const config::Config& cfg, pve::Client& client,
-                      const check::CollectOptions& options,
-                      std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+report::Report verify(const config::Config& cfg, pve::Client& client, Clock& clock,
+                      const check::CollectOptions& options);
 
 // verify() plus backup.restore for every guest (`--restore-test`): its newest backup restored
 // into the scratch VMID, checked and removed again (restore_test.h), one guest after the other.

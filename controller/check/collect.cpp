@@ -108,10 +108,10 @@ void collect_tasks(const config::Config& cfg, pve::Client& client, const Collect
 
 }  // namespace
 
-Observation collect(const config::Config& cfg, pve::Client& client, const CollectOptions& options,
-                    std::chrono::system_clock::time_point now) {
+Observation collect(const config::Config& cfg, pve::Client& client, Clock& clock,
+                    const CollectOptions& options) {
   Observation o;
-  o.now = now;
+  o.now = clock.now();
   o.guests.resize(cfg.guests.size());
 
   o.version = client.version();
@@ -192,8 +192,8 @@ Observation collect(const config::Config& cfg, pve::Client& client, const Collec
     if (!t.control_url) continue;
     auto timeout = std::chrono::milliseconds(5000);
     if (options.deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          *options.deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*options.deadline -
+                                                                        clock.steady_now());
       timeout = std::clamp(left, std::chrono::milliseconds(1), timeout);
     }
     o.workers.emplace(t.name, options.fetch_worker(*t.control_url, t.control_token, timeout));

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "controller/check/observation.h"
 #include "pve/client.h"
@@ -19,14 +20,15 @@ using WorkerStatusFetcher = std::function<Result<tunnel::WorkerStatus>(
     const std::string& url, const std::string& token, std::chrono::milliseconds timeout)>;
 
 struct CollectOptions {
-  // Time left for the workers' status calls is bounded by this too.
+  // Time left for the workers' status calls is bounded by this too (on the clock's steady_now).
   std::optional<std::chrono::steady_clock::time_point> deadline;
   WorkerStatusFetcher fetch_worker = tunnel::fetch_worker_status;
   int task_list_limit = 50;     // newest vzdump tasks listed per node
   int task_logs_per_node = 10;  // at most this many logs read per node
 };
 
-Observation collect(const config::Config& cfg, pve::Client& client, const CollectOptions& options,
-                    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+// The report's time and the deadline arithmetic both come from `clock`.
+Observation collect(const config::Config& cfg, pve::Client& client, Clock& clock,
+                    const CollectOptions& options);
 
 }  // namespace pvt::check

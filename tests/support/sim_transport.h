@@ -1,5 +1,7 @@
 // A Transport that hands requests straight to an in-process pvesim Simulator: the PVE client and
 // what builds on it run against the simulated cluster without sockets or threads.
+// Give the Simulator the client's clock: with a FakeClock (fake_clock.h) the client's sleeps move
+// the simulated cluster's time, and a task of an hour ends after an hour of virtual waiting.
 #pragma once
 
 #include <functional>

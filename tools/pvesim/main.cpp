@@ -38,9 +38,10 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "pvesim: --listen: bad port in \"{}\"\n", listen);
     return 2;
   }
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  // The server runs on real time: the simulator reads this clock at every request.
+  pvt::SystemClock clock;
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock.now().time_since_epoch()).count();
   auto topology = pvt::sim::load_topology(topology_path, now);
   if (!topology) {
     fmt::print(stderr, "pvesim: {}\n", topology.error().message);
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  pvt::sim::Simulator sim(std::move(*topology));
+  pvt::sim::Simulator sim(std::move(*topology), clock);
   pvt::sim::Server server(sim, !http);
   auto bound = server.bind(host, port);
   if (!bound) {

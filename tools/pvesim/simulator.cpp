@@ -13,16 +13,22 @@
 namespace pvt::sim {
 namespace {
 
-int64_t wall_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+int64_t epoch_ms(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// As vzdump writes its times into the log ("INFO: Backup started at 2026-12-07 02:00:03"), in
+// UTC like the tasks of the topology.
+std::string log_stamp(int64_t epoch_ms) {
+  return date::format("%Y-%m-%d %H:%M:%S",
+                      date::floor<std::chrono::seconds>(date::sys_time<std::chrono::milliseconds>(
+                          std::chrono::milliseconds(epoch_ms))));
+}
+
+// "00:01:02", as vzdump gives a guest's backup time.
+std::string hms(int64_t ms) {
+  const int64_t s = ms / 1000;
+  return fmt::format("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
 }
 
 SimResponse ok_data(const Json& d) { return SimResponse{200, "OK", Json{{"data", d}}.dump(), 0}; }
@@ -65,10 +71,11 @@ std::string param(const SimRequest& r, const std::string& k, const std::string& 
 
 }  // namespace
 
-Simulator::Simulator(Topology topology, NowFn now)
+Simulator::Simulator(Topology topology, const Clock& clock)
     : t_(std::move(topology)),
       access_(make_access(t_)),
-      now_(now ? std::move(now) : NowFn(wall_now)) {}
+      clock_(clock),
+      now_ms_(epoch_ms(clock.now())) {}
 
 Guest* Simulator::find_guest(int64_t vmid) {
   for (auto& g : t_.guests) {
@@ -104,22 +111,37 @@ std::string Simulator::new_task(const std::string& node, const std::string& type
   task.type = type;
   task.id = id;
   task.user = user;
-  task.starttime = now_();
+  task.starttime = now_s();
   task.endtime = task.starttime + (duration_ms + 999) / 1000;
   task.upid = make_upid(node, type, id, user, task.starttime, next_pid_++);
-  finish_at_ms_[task.upid] = wall_now_ms() + duration_ms;
+  finish_at_ms_[task.upid] = now_ms_ + duration_ms;
   t_.tasks.push_back(task);
   return t_.tasks.back().upid;
 }
 
-void Simulator::advance(int64_t) {
-  const int64_t now_ms = wall_now_ms();
-  for (auto& task : t_.tasks) {
-    if (task.finished) continue;
-    auto at = finish_at_ms_.find(task.upid);
-    if (at != finish_at_ms_.end() && at->second > now_ms) continue;
+void Simulator::advance(Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  set_time(now);
+  finish_due_tasks();
+}
+
+void Simulator::set_time(Clock::time_point now) { now_ms_ = std::max(now_ms_, epoch_ms(now)); }
+
+void Simulator::finish_due_tasks() {
+  // The due ones, in the order they end: a jump of hours finishes them as time would have.
+  std::vector<std::pair<int64_t, size_t>> due;  // end (ms), index
+  for (size_t i = 0; i < t_.tasks.size(); ++i) {
+    if (t_.tasks[i].finished) continue;
+    auto at = finish_at_ms_.find(t_.tasks[i].upid);
+    const int64_t end = at == finish_at_ms_.end() ? now_ms_ : at->second;
+    if (end <= now_ms_) due.emplace_back(end, i);
+  }
+  std::stable_sort(due.begin(), due.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [end_ms, index] : due) {
+    Task& task = t_.tasks[index];
     task.finished = true;
-    task.endtime = now_();
+    task.endtime = end_ms / 1000;
     auto effect = on_finish_.find(task.upid);
     // A stopped restore leaves what it wrote so far (its effect knows); other stopped tasks
     // have no effect.
@@ -140,6 +162,7 @@ void Simulator::advance(int64_t) {
 
 SimResponse Simulator::handle(const SimRequest& r) {
   std::lock_guard lock(mu_);
+  set_time(clock_.now());
   const int latency = t_.faults.latency_ms;
   // Authentication: "PVEAPIToken=USER@REALM!TOKENID=SECRET".
   const std::string prefix = "PVEAPIToken=";
@@ -150,7 +173,7 @@ SimResponse Simulator::handle(const SimRequest& r) {
     const auto eq = rest.rfind('=');
     if (eq != std::string::npos) {
       if (const ApiToken* t =
-              access_.authenticate(rest.substr(0, eq), rest.substr(eq + 1), now_(), why)) {
+              access_.authenticate(rest.substr(0, eq), rest.substr(eq + 1), now_s(), why)) {
         token = Caller{t->full_id(), &access_};
       }
     }
@@ -172,7 +195,7 @@ SimResponse Simulator::handle(const SimRequest& r) {
     res.delay_ms = latency;
     return res;
   }
-  advance(now_());
+  finish_due_tasks();
   SimResponse res = dispatch(r, *token);
   res.delay_ms = latency;
   return res;
@@ -186,7 +209,7 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Caller& tok) {
   static const std::regex pool_re(R"(^/pools/([^/]+)$)");
   const std::string& m = r.method;
   const std::string& p = r.path;
-  const int64_t now = now_();
+  const int64_t now = now_s();
 
   if (m == "GET" && p == "/version") {
     return ok_data(
@@ -530,11 +553,10 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Caller& tok) {
     // One vzdump per node at a time: a second one waits for the node's lock, as vzdump does,
     // so it ends only after the running one plus its own duration.
     int64_t wait_ms = 0;
-    const int64_t now_ms = wall_now_ms();
     for (const auto& task : t_.tasks) {
       if (task.node != node || task.type != "vzdump" || task.finished) continue;
       auto at = finish_at_ms_.find(task.upid);
-      if (at != finish_at_ms_.end()) wait_ms = std::max(wait_ms, at->second - now_ms);
+      if (at != finish_at_ms_.end()) wait_ms = std::max(wait_ms, at->second - now_ms_);
     }
     const std::string id = here.size() == 1 ? std::to_string(here[0]) : "";
     const std::string upid = new_task(node, "vzdump", id, tok.id,
@@ -547,17 +569,23 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Caller& tok) {
         t_.faults.fail_next_vzdump.erase(f);
       }
     }
-    on_finish_[upid] = [this, here, storage, failures, wait_ms](Task& task) {
+    // After the lock, the guests one after the other, each an equal share of the job's duration.
+    const int64_t begin_ms = now_ms_ + wait_ms;
+    const int64_t share_ms = t_.timing.vzdump_duration_ms / static_cast<int64_t>(here.size());
+    on_finish_[upid] = [this, here, storage, failures, wait_ms, begin_ms, share_ms](Task& task) {
       std::string ids;
       for (auto v : here) ids += (ids.empty() ? "" : " ") + std::to_string(v);
       if (wait_ms > 0) task.log.push_back("INFO: trying to get global lock - waiting...");
       task.log.push_back(
           fmt::format("INFO: starting new backup job: vzdump {} --storage {}", ids, storage));
       bool errors = false;
-      for (auto v : here) {
+      for (size_t i = 0; i < here.size(); ++i) {
+        const int64_t v = here[i];
+        const int64_t started_ms = begin_ms + static_cast<int64_t>(i) * share_ms;
         Guest* g = find_guest(v);
         const std::string type = g ? g->type : "qemu";
         task.log.push_back(fmt::format("INFO: Starting Backup of VM {} ({})", v, type));
+        task.log.push_back(fmt::format("INFO: Backup started at {}", log_stamp(started_ms)));
         if (auto f = failures.find(v); f != failures.end()) {
           task.log.push_back(fmt::format("ERROR: Backup of VM {} failed - {}", v, f->second));
           errors = true;
@@ -571,7 +599,7 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Caller& tok) {
         b.storage = storage;
         b.vmid = v;
         b.subtype = type;
-        b.ctime = now_();
+        b.ctime = task.endtime;
         b.size = 1536LL * 1024 * 1024;
         b.format = st && st->type == "pbs" ? (type == "qemu" ? "pbs-vm" : "pbs-ct")
                                            : (type == "qemu" ? "vma.zst" : "tar.zst");
@@ -585,7 +613,9 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Caller& tok) {
           }
         }
         t_.backups.push_back(b);
-        task.log.push_back(fmt::format("INFO: Finished Backup of VM {} (00:00:02)", v));
+        task.log.push_back(
+            fmt::format("INFO: Backup finished at {}", log_stamp(started_ms + share_ms)));
+        task.log.push_back(fmt::format("INFO: Finished Backup of VM {} ({})", v, hms(share_ms)));
       }
       task.log.push_back(errors ? "INFO: Backup job finished with errors"
                                 : "INFO: Backup job finished successfully");
@@ -1278,7 +1308,7 @@ SimResponse Simulator::stop_task(const Caller& tok, const std::string& node,
       return forbidden("/nodes/" + node, "Sys.Modify");
     if (!task.finished) {
       stopped_.insert(upid);
-      finish_at_ms_[upid] = wall_now_ms();  // ends with the next request
+      finish_at_ms_[upid] = now_ms_;  // ends with the next request
     }
     return ok_data(nullptr);
   }

@@ -1,6 +1,8 @@
 // The stateful Proxmox VE API: answers requests below /api2/json as a real cluster would
 // (shapes, type quirks, privileges, errors), and an admin API below /_sim for tests.
 // Transport-free: the server hands it method, path, parameters and the Authorization header.
+// Time-free too: it knows only the time of its Clock (a SystemClock in the pvesim server, a
+// FakeClock in tests, where a task of an hour ends when the clock has moved an hour).
 #pragma once
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <set>
 #include <string>
 
+#include "common/clock.h"
 #include "tools/pvesim/topology.h"
 
 namespace pvt::sim {
@@ -40,19 +43,24 @@ struct SimResponse {
 
 class Simulator {
  public:
-  using NowFn = std::function<int64_t()>;  // epoch seconds
-
-  explicit Simulator(Topology topology, NowFn now = nullptr);
+  // `clock` is the simulator's one time source, read at each request: every timestamp, when a
+  // task starts and ends, whether it has ended. It must outlive the simulator.
+  Simulator(Topology topology, const Clock& clock);
 
   SimResponse handle(const SimRequest& request);
   // Admin API (no PVE token): GET /_sim/state, POST /_sim/faults, POST /_sim/guest/{vmid}.
   SimResponse admin(const std::string& method, const std::string& path, const std::string& body);
+  // Moves the simulated time to `now` (never back) and finishes the tasks due by then, with
+  // their effects, each at its own end time. Each request does this with the clock's time.
+  void advance(Clock::time_point now);
 
  private:
   SimResponse dispatch(const SimRequest& r, const Caller& token);
   // /access/users, /access/roles, /access/acl, /access/permissions
   SimResponse access_api(const SimRequest& r, const Caller& tok);
-  void advance(int64_t now);  // finish due tasks and apply their effects
+  void set_time(Clock::time_point now);  // never back
+  void finish_due_tasks();
+  int64_t now_s() const { return now_ms_ / 1000; }  // epoch seconds
   Guest* find_guest(int64_t vmid);
   const Node* find_node(const std::string& name) const;
   bool node_offline(const std::string& node) const;
@@ -67,13 +75,15 @@ class Simulator {
 
   Topology t_;
   Access access_;  // user.cfg: users, tokens, roles, ACLs (from the topology, then the API)
-  NowFn now_;
+  const Clock& clock_;
+  int64_t now_ms_ = 0;  // the simulated time, epoch milliseconds: the clock's, as last read
   std::mutex mu_;
   std::mt19937 rng_{12345};
   uint32_t next_pid_ = 0x20000;
   // Task completion effects, by UPID.
   std::map<std::string, std::function<void(Task&)>> on_finish_;
-  // Tasks finish at endtime in milliseconds for sub-second delays.
+  // When each task ends, epoch milliseconds (sub-second delays): it is finished once the
+  // simulated time has reached it.
   std::map<std::string, int64_t> finish_at_ms_;
   std::set<std::string> stopped_;  // UPIDs stopped through the API before they finished
 };

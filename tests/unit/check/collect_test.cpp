@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "common/clock.h"
 #include "controller/check/rules.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/sim_transport.h"
 
 namespace pvt::check {
@@ -49,13 +49,12 @@ TEST(Collect, BackupTaskOfAMigratedGuestIsFoundOnItsFormerNode) {
   ASSERT_NE(guest, topology->guests.end());
   ASSERT_EQ(guest->node, "pve2");
   guest->node = "pve1";
-  sim::Simulator simulator(*topology);
+  FakeClock clock{std::chrono::system_clock::time_point{std::chrono::seconds{kNow}}};
+  sim::Simulator simulator(*topology, clock);
   testing::SimTransport transport(simulator, kAuth);
-  SystemClock clock;
   pve::Client client(transport, clock);
   const auto cfg = two_guests();
-  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(kNow));
-  const Observation o = collect(cfg, client, CollectOptions{}, now);
+  const Observation o = collect(cfg, client, clock, CollectOptions{});
   EXPECT_EQ(o.guests[1].task_nodes, (std::vector<std::string>{"pve1", "pve2"}));
   EXPECT_EQ(o.guests[0].task_nodes, (std::vector<std::string>{"pve1"}));  // found at home
   const auto rep = evaluate(cfg, o);
@@ -87,13 +86,12 @@ TEST(Collect, ASearchForAMovedGuestDoesNotHideAnotherGuestsOlderTask) {
     }
   }
   ASSERT_TRUE(moved_task) << "the reference topology has a vzdump task on pve1";
-  sim::Simulator simulator(*topology);
+  FakeClock clock{std::chrono::system_clock::time_point{std::chrono::seconds{kNow}}};
+  sim::Simulator simulator(*topology, clock);
   testing::SimTransport transport(simulator, kAuth);
-  SystemClock clock;
   pve::Client client(transport, clock);
   const auto cfg = two_guests();
-  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(kNow));
-  const auto rep = evaluate(cfg, collect(cfg, client, CollectOptions{}, now));
+  const auto rep = evaluate(cfg, collect(cfg, client, clock, CollectOptions{}));
   for (const char* guest : {"tunnel1", "tunnel2"}) {
     const auto* task = find(rep, "backup.task", guest);
     ASSERT_NE(task, nullptr);

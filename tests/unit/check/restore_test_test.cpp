@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/fake_clock.h"
 #include "tests/support/sim_transport.h"
 
 namespace pvt::backup {
@@ -35,7 +36,7 @@ struct RestoreFlow : ::testing::Test {
   // A second run() with keep_world goes on in the same simulated cluster.
   Finding run(int64_t vmid = 110) {
     if (!sim_ || !keep_world) {
-      sim_ = std::make_unique<sim::Simulator>(topology);
+      sim_ = std::make_unique<sim::Simulator>(topology, clock_);
       transport_ = std::make_unique<testing::SimTransport>(*sim_, kAuth);
       client_ = std::make_unique<pve::Client>(*transport_, clock_);
     }
@@ -91,7 +92,7 @@ struct RestoreFlow : ::testing::Test {
   config::BackupSection policy;
   RestoreTestOptions options;
   std::vector<std::string> log;
-  FakeClock clock_;
+  FakeClock clock_{Clock::time_point{std::chrono::seconds{1795000000}}};  // the topology's time
   std::unique_ptr<sim::Simulator> sim_;
   std::unique_ptr<testing::SimTransport> transport_;
   std::unique_ptr<pve::Client> client_;

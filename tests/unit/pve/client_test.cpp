@@ -4,6 +4,7 @@
 
 #include "pve/client.h"
 #include "pve/models.h"
+#include "tests/support/fake_clock.h"
 
 namespace pvt::pve {
 namespace {

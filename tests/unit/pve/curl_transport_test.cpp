@@ -25,6 +25,7 @@
 #include "common/cert_fingerprint.h"
 #include "pve/client.h"
 #include "pve/curl_transport.h"
+#include "tests/support/fake_clock.h"
 
 namespace pvt::pve {
 namespace {

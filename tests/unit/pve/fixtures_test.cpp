@@ -9,6 +9,7 @@
 
 #include "pve/client.h"
 #include "pve/models.h"
+#include "tests/support/fake_clock.h"
 
 namespace pvt::pve {
 namespace {

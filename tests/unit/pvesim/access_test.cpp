@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "tests/support/fake_clock.h"
 #include "tools/pvesim/simulator.h"
 
 namespace pvt::sim {
@@ -46,6 +47,9 @@ roles = ["Administrator"]
 const std::string kToken = "pvectl@pve!tunnel";
 const std::string kAuth = "PVEAPIToken=pvectl@pve!tunnel=s1";
 const std::string kAdmin = "PVEAPIToken=admin@pve!setup=s2";
+
+// The simulators here answer at the topology's time; none of these tests lets time pass.
+const FakeClock kClock{Clock::time_point{std::chrono::seconds{1795000000}}};
 
 Topology topology(const std::string& extra) {
   auto t = parse_topology(kBase + extra, "test.toml", 1795000000);
@@ -158,9 +162,10 @@ TEST(Access, LegacyTokenPrivilegesKeepTheirMeaning) {
 }
 
 TEST(Access, PermissionsListsEveryPathWithPrivilegesAndLeavesOutEmptyOnes) {
-  Simulator sim(topology(acl("/", "\"PVEAuditor\"", kBoth) +
-                         acl("/vms/210", "\"NoAccess\"", kBoth) +
-                         acl("/vms/9999", "\"PVEVMAdmin\"", kBoth, false)));
+  Simulator sim(
+      topology(acl("/", "\"PVEAuditor\"", kBoth) + acl("/vms/210", "\"NoAccess\"", kBoth) +
+               acl("/vms/9999", "\"PVEVMAdmin\"", kBoth, false)),
+      kClock);
   auto all = call(sim, kAuth, "GET", "/access/permissions")["data"];
   EXPECT_EQ(all["/"]["VM.Audit"], 1);
   EXPECT_EQ(all["/vms"]["Sys.Audit"], 1);         // top-level paths are listed, inherited from /
@@ -180,7 +185,8 @@ TEST(Access, PermissionsListsEveryPathWithPrivilegesAndLeavesOutEmptyOnes) {
 
 TEST(Access, EveryPrivilegeCheckSeesTheIntersection) {
   // The token may see everything, its user nothing below /vms: no guest is listed or readable.
-  Simulator sim(topology(acl("/", "\"PVEAuditor\"", kBoth) + acl("/vms", "\"NoAccess\"", kUser)));
+  Simulator sim(topology(acl("/", "\"PVEAuditor\"", kBoth) + acl("/vms", "\"NoAccess\"", kUser)),
+                kClock);
   auto list = call(sim, kAuth, "GET", "/cluster/resources", {{"type", "vm"}})["data"];
   EXPECT_TRUE(list.empty()) << list.dump();
   auto r = sim.handle(SimRequest{"GET", "/nodes/pve1/qemu/110/config", {}, kAuth});
@@ -190,7 +196,7 @@ TEST(Access, EveryPrivilegeCheckSeesTheIntersection) {
 }
 
 TEST(AccessApi, SetsUpAUserATokenARoleAndAcls) {
-  Simulator sim(topology(""));
+  Simulator sim(topology(""), kClock);
   call(sim, kAdmin, "POST", "/access/users", {{"userid", "mon@pve"}, {"comment", "monitoring"}});
   auto dup = call(sim, kAdmin, "POST", "/access/users", {{"userid", "mon@pve"}}, 500);
   EXPECT_EQ(dup["message"], "create user failed: user 'mon@pve' already exists\n");
@@ -262,7 +268,7 @@ TEST(AccessApi, SetsUpAUserATokenARoleAndAcls) {
 }
 
 TEST(AccessApi, NeedsTheCallersPrivileges) {
-  Simulator sim(topology(acl("/", "\"PVEAuditor\"", kBoth)));
+  Simulator sim(topology(acl("/", "\"PVEAuditor\"", kBoth)), kClock);
   auto r = sim.handle(SimRequest{"POST", "/access/users", {{"userid", "x@pve"}}, kAuth});
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(r.reason, "Permission check failed (/access/realm/pve, Realm.AllocateUser)");
@@ -283,7 +289,7 @@ TEST(AccessApi, NeedsTheCallersPrivileges) {
   EXPECT_EQ(r.reason, "Permission check failed");
   // Without Sys.Audit on /access (nor Permissions.Modify) no ACL is shown; without User.Modify
   // or Sys.Audit on /access/groups no user.
-  Simulator narrow(topology(acl("/vms", "\"PVEAuditor\"", kBoth)));
+  Simulator narrow(topology(acl("/vms", "\"PVEAuditor\"", kBoth)), kClock);
   EXPECT_TRUE(call(narrow, kAuth, "GET", "/access/acl")["data"].empty());
   EXPECT_TRUE(call(narrow, kAuth, "GET", "/access/users")["data"].empty());
   call(narrow, kAuth, "GET", "/access/permissions", {{"userid", "admin@pve"}}, 403);

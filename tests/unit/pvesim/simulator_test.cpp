@@ -6,22 +6,31 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <set>
 #include <thread>
 
+#include "tests/support/fake_clock.h"
+
 namespace pvt::sim {
 namespace {
 
+// The topology's ages are taken from this time, and the simulator's clock starts there.
+constexpr int64_t kNow = 1795000000;
+const Clock::time_point kStart{std::chrono::seconds(kNow)};
+
 const std::string kAuth = "PVEAPIToken=pvectl@pve!tunnel=8d4b3c1e-2f6a-4b7d-9e0c-5a1f2b3c4d5e";
 
-Simulator reference() {
-  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", 1795000000);
+// The reference topology with instant tasks, then `adjust`ed.
+Simulator reference(const Clock& clock, const std::function<void(Topology&)>& adjust = {}) {
+  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", kNow);
   EXPECT_TRUE(t) << t.error().message;
   t->timing.start_delay_ms = 0;
   t->timing.vzdump_duration_ms = 0;
   t->tokens.at(0).acl["/"].insert("VM.PowerMgmt");  // the tests start guests
-  return Simulator(std::move(*t));
+  if (adjust) adjust(*t);
+  return Simulator(std::move(*t), clock);
 }
 
 Json get_data(Simulator& s, const std::string& method, const std::string& path,
@@ -46,7 +55,8 @@ std::set<std::string> keys(const Json& o) {
 }
 
 TEST(Simulator, ResourcesHaveTheRealKeys) {
-  auto sim = reference();
+  FakeClock clock{kStart};
+  auto sim = reference(clock);
   auto ours = get_data(sim, "GET", "/cluster/resources", {{"type", "vm"}});
   auto real = fixture_data("TestResourceAffinityPlacement-014-GET-cluster_resources.json");
   auto real_keys = keys(real[0]);
@@ -58,11 +68,12 @@ TEST(Simulator, ResourcesHaveTheRealKeys) {
 }
 
 TEST(Simulator, VersionAndTaskStatusHaveTheRealKeys) {
-  auto sim = reference();
+  FakeClock clock{kStart};
+  auto sim = reference(clock);
   auto v = get_data(sim, "GET", "/version");
   EXPECT_EQ(keys(v), keys(fixture_data("TestVersionRoundTrip-001-GET-version.json")));
   auto upid = get_data(sim, "POST", "/nodes/pve1/qemu/110/status/start");
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  clock.advance(std::chrono::milliseconds(5));
   auto status = get_data(sim, "GET", "/nodes/pve1/tasks/" + upid.get<std::string>() + "/status");
   EXPECT_EQ(
       keys(status),
@@ -73,7 +84,8 @@ TEST(Simulator, VersionAndTaskStatusHaveTheRealKeys) {
 }
 
 TEST(Simulator, RejectedTokenIsDelayed401) {
-  auto sim = reference();
+  FakeClock clock{kStart};
+  auto sim = reference(clock);
   auto r = sim.handle(SimRequest{"GET", "/version", {}, "PVEAPIToken=pvectl@pve!tunnel=wrong"});
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.delay_ms, 3000);
@@ -81,19 +93,21 @@ TEST(Simulator, RejectedTokenIsDelayed401) {
 }
 
 TEST(Simulator, RunningContainerStartFailsSynchronously) {
-  auto sim = reference();
+  FakeClock clock{kStart};
+  auto sim = reference(clock);
   auto r = sim.handle(SimRequest{"POST", "/nodes/pve2/lxc/210/status/start", {}, kAuth});
   EXPECT_EQ(r.status, 500);
   EXPECT_EQ(r.reason, "CT 210 already running");
 }
 
 TEST(Simulator, VzdumpOfAGuestOnAnotherNodeIsOkWithoutATask) {
-  auto sim = reference();
+  FakeClock clock{kStart};
+  auto sim = reference(clock);
   EXPECT_EQ(get_data(sim, "POST", "/nodes/pve1/vzdump", {{"vmid", "210"}, {"storage", "pbs1"}}),
             "OK");
   auto upid = get_data(sim, "POST", "/nodes/pve2/vzdump", {{"vmid", "210"}, {"storage", "pbs1"}});
   ASSERT_TRUE(upid.is_string());
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  clock.advance(std::chrono::milliseconds(5));
   auto log = get_data(sim, "GET", "/nodes/pve2/tasks/" + upid.get<std::string>() + "/log");
   std::string text;
   for (const auto& l : log) text += l["t"].get<std::string>() + "\n";
@@ -105,7 +119,8 @@ TEST(Simulator, VzdumpOfAGuestOnAnotherNodeIsOkWithoutATask) {
 }
 
 TEST(Simulator, VmidFilterDropsMultiGuestTasksLikePve) {
-  auto sim = reference();
+  FakeClock clock{kStart};
+  auto sim = reference(clock);
   auto all = get_data(sim, "GET", "/nodes/pve1/tasks", {{"typefilter", "vzdump"}});
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0]["id"], "");
@@ -115,7 +130,8 @@ TEST(Simulator, VmidFilterDropsMultiGuestTasksLikePve) {
 }
 
 TEST(Simulator, OfflineNodeAnswers595) {
-  auto sim = reference();
+  FakeClock clock{kStart};
+  auto sim = reference(clock);
   sim.admin("POST", "/_sim/faults", R"({"offline_nodes":["pve2"]})");
   auto r = sim.handle(SimRequest{"GET", "/nodes/pve2/lxc/210/config", {}, kAuth});
   EXPECT_EQ(r.status, 595);
@@ -130,7 +146,8 @@ TEST(Simulator, OfflineNodeAnswers595) {
 }
 
 TEST(Simulator, ConfigPutAndPrivileges) {
-  auto sim = reference();
+  FakeClock clock{kStart};
+  auto sim = reference(clock);
   auto r = sim.handle(SimRequest{"PUT", "/nodes/pve2/lxc/210/config", {{"onboot", "1"}}, kAuth});
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(r.reason, "Permission check failed (/vms/210, VM.Config.Options)");
@@ -149,24 +166,26 @@ TEST(Simulator, TopologyErrorsNameTheKey) {
 }
 
 TEST(Simulator, HaManagedGuestsStartThroughHa) {
-  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", 1795000000);
+  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", kNow);
   ASSERT_TRUE(t);
   t->timing.start_delay_ms = 0;
   t->tokens.at(0).acl["/"].insert("VM.PowerMgmt");
   t->guests.at(0).ha_managed = true;
   t->guests.at(0).status = "stopped";
-  Simulator ha(std::move(*t));
+  FakeClock clock{kStart};
+  Simulator ha(std::move(*t), clock);
   auto upid = get_data(ha, "POST", "/nodes/pve1/qemu/110/status/start");
   ASSERT_TRUE(upid.is_string());
   EXPECT_NE(upid.get<std::string>().find(":hastart:110:"), std::string::npos) << upid;
 }
 
 TEST(Simulator, SecondVzdumpOnANodeWaitsForTheFirst) {
-  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", 1795000000);
+  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", kNow);
   ASSERT_TRUE(t);
   t->timing.vzdump_duration_ms = 200;
   t->tokens.at(0).acl["/"].insert("VM.PowerMgmt");
-  Simulator sim(std::move(*t));
+  FakeClock clock{kStart};
+  Simulator sim(std::move(*t), clock);
   auto first = get_data(sim, "POST", "/nodes/pve1/vzdump", {{"vmid", "110"}, {"storage", "pbs1"}});
   auto second = get_data(sim, "POST", "/nodes/pve1/vzdump", {{"vmid", "111"}, {"storage", "pbs1"}});
   auto status = [&](const Json& upid) {
@@ -175,12 +194,12 @@ TEST(Simulator, SecondVzdumpOnANodeWaitsForTheFirst) {
   };
   // Poll (bounded) until the first is done; the second must still be running then.
   for (int i = 0; i < 200 && status(first) == "running"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    clock.advance(std::chrono::milliseconds(10));
   }
   ASSERT_EQ(status(first), "stopped");
   EXPECT_EQ(status(second), "running");
   for (int i = 0; i < 200 && status(second) == "running"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    clock.advance(std::chrono::milliseconds(10));
   }
   auto log = get_data(sim, "GET", "/nodes/pve1/tasks/" + second.get<std::string>() + "/log");
   EXPECT_EQ(log[0]["t"], "INFO: trying to get global lock - waiting...");
@@ -192,8 +211,33 @@ TEST(Simulator, SecondVzdumpOnANodeWaitsForTheFirst) {
 namespace pvt::sim {
 namespace {
 
+// Time is the simulator's own: advance() to a time before a task's end leaves it running, the
+// end time finishes it (at its own end, whenever it is looked at), and nothing moves time back.
+TEST(Simulator, AdvanceBeforeATasksEndLeavesItRunning) {
+  FakeClock clock{kStart};
+  auto sim = reference(clock, [](Topology& t) { t.timing.vzdump_duration_ms = 3600000; });
+  const std::string upid =
+      get_data(sim, "POST", "/nodes/pve1/vzdump", {{"vmid", "110"}, {"storage", "pbs1"}});
+  auto status = [&] { return get_data(sim, "GET", "/nodes/pve1/tasks/" + upid + "/status"); };
+  sim.advance(kStart + std::chrono::minutes(59) + std::chrono::seconds(59));
+  EXPECT_EQ(status()["status"], "running");
+  sim.advance(kStart + std::chrono::milliseconds(3599999));
+  EXPECT_EQ(status()["status"], "running");
+  sim.advance(kStart + std::chrono::hours(3));
+  EXPECT_EQ(status()["status"], "stopped");
+  EXPECT_EQ(status()["exitstatus"], "OK");
+  sim.advance(kStart);  // never back
+  auto tasks = get_data(sim, "GET", "/nodes/pve1/tasks", {{"typefilter", "vzdump"}});
+  ASSERT_FALSE(tasks.empty());
+  EXPECT_EQ(tasks[0]["upid"], upid);
+  EXPECT_EQ(tasks[0]["starttime"], kNow);
+  EXPECT_EQ(tasks[0]["endtime"], kNow + 3600);
+  EXPECT_EQ(get_data(sim, "GET", "/nodes/pve1/time")["time"], kNow + 3 * 3600);
+}
+
 TEST(Simulator, NodeTimeGivesTheZoneAndTheLocalWallClock) {
-  auto sim = reference();  // examples/topology.toml: both nodes in Europe/Vienna
+  FakeClock clock{kStart};
+  auto sim = reference(clock);  // examples/topology.toml: both nodes in Europe/Vienna
   auto t = get_data(sim, "GET", "/nodes/pve1/time");
   EXPECT_EQ(t["timezone"], "Europe/Vienna");
   const int64_t offset = t["localtime"].get<int64_t>() - t["time"].get<int64_t>();
@@ -206,12 +250,12 @@ TEST(Simulator, NodeTimeGivesTheZoneAndTheLocalWallClock) {
 namespace pvt::sim {
 namespace {
 
-Simulator restorer() {
-  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", 1795000000);
+Simulator restorer(const Clock& clock) {
+  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", kNow);
   EXPECT_TRUE(t) << t.error().message;
   t->timing.restore_duration_ms = 0;
   t->timing.destroy_duration_ms = 0;
-  return Simulator(std::move(*t));
+  return Simulator(std::move(*t), clock);
 }
 
 std::string newest_backup(Simulator& sim, const std::string& node, int64_t vmid) {
@@ -229,7 +273,8 @@ std::string newest_backup(Simulator& sim, const std::string& node, int64_t vmid)
 }
 
 TEST(Simulator, RestoreMakesANewStoppedGuestFromTheArchive) {
-  auto sim = restorer();
+  FakeClock clock{kStart};
+  auto sim = restorer(clock);
   const std::string volid = newest_backup(sim, "pve1", 110);
   EXPECT_EQ(get_data(sim, "GET", "/cluster/nextid", {{"vmid", "9999"}}), "9999");
   auto upid =
@@ -239,7 +284,7 @@ TEST(Simulator, RestoreMakesANewStoppedGuestFromTheArchive) {
   EXPECT_NE(upid.get<std::string>().find(":qmrestore:9999:"), std::string::npos);
   // The VMID is taken from the start of the restore.
   get_data(sim, "GET", "/cluster/nextid", {{"vmid", "9999"}}, 400);
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  clock.advance(std::chrono::milliseconds(5));
   auto status = get_data(sim, "GET", "/nodes/pve1/tasks/" + upid.get<std::string>() + "/status");
   EXPECT_EQ(status["exitstatus"], "OK");
   auto config = get_data(sim, "GET", "/nodes/pve1/qemu/9999/config");
@@ -252,7 +297,8 @@ TEST(Simulator, RestoreMakesANewStoppedGuestFromTheArchive) {
 }
 
 TEST(Simulator, RestoreNeverOverwritesAndChecksItsInputs) {
-  auto sim = restorer();
+  FakeClock clock{kStart};
+  auto sim = restorer(clock);
   const std::string volid = newest_backup(sim, "pve1", 110);
   auto restore = [&](std::map<std::string, std::string> p) {
     return sim.handle(SimRequest{"POST", "/nodes/pve1/qemu", std::move(p), kAuth});
@@ -270,13 +316,14 @@ TEST(Simulator, RestoreNeverOverwritesAndChecksItsInputs) {
 }
 
 TEST(Simulator, DestroyRemovesTheGuestUnlessItRunsOrIsLocked) {
-  auto sim = restorer();
+  FakeClock clock{kStart};
+  auto sim = restorer(clock);
   get_data(sim, "POST", "/nodes/pve2/lxc",
            {{"vmid", "9999"},
             {"ostemplate", newest_backup(sim, "pve2", 210)},
             {"restore", "1"},
             {"storage", "local-lvm"}});
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  clock.advance(std::chrono::milliseconds(5));
   ASSERT_EQ(sim.admin("POST", "/_sim/guest/9999", R"({"status":"running"})").status, 200);
   auto r = sim.handle(SimRequest{"DELETE", "/nodes/pve2/lxc/9999", {{"purge", "1"}}, kAuth});
   EXPECT_EQ(r.reason, "CT 9999 is running - destroy failed");
@@ -288,16 +335,17 @@ TEST(Simulator, DestroyRemovesTheGuestUnlessItRunsOrIsLocked) {
   auto upid = get_data(sim, "DELETE", "/nodes/pve2/lxc/9999",
                        {{"purge", "1"}, {"destroy-unreferenced-disks", "1"}});
   EXPECT_NE(upid.get<std::string>().find(":vzdestroy:9999:"), std::string::npos);
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  clock.advance(std::chrono::milliseconds(5));
   get_data(sim, "GET", "/nodes/pve2/lxc/9999/config", {}, 500);
   EXPECT_EQ(get_data(sim, "GET", "/cluster/nextid", {{"vmid", "9999"}}), "9999");
 }
 
 TEST(Simulator, AStoppedRestoreLeavesWhatItWrote) {
-  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", 1795000000);
+  auto t = load_topology(PVT_SOURCE_DIR "/examples/topology.toml", kNow);
   ASSERT_TRUE(t);
   t->timing.restore_duration_ms = 600000;
-  Simulator sim(std::move(*t));
+  FakeClock clock{kStart};
+  Simulator sim(std::move(*t), clock);
   auto upid = get_data(sim, "POST", "/nodes/pve1/qemu",
                        {{"vmid", "9999"},
                         {"archive", newest_backup(sim, "pve1", 110)},
@@ -317,11 +365,12 @@ TEST(Simulator, DestroyAndRestoreAnswerLikeTheRecordedApi) {
   auto real = fixture_data("TestConsoleMint-013-DELETE-nodes_pve_qemu_9102.json");
   ASSERT_TRUE(real.is_string());
   EXPECT_NE(real.get<std::string>().find(":qmdestroy:9102:"), std::string::npos);
-  auto sim = restorer();
+  FakeClock clock{kStart};
+  auto sim = restorer(clock);
   get_data(
       sim, "POST", "/nodes/pve1/qemu",
       {{"vmid", "9999"}, {"archive", newest_backup(sim, "pve1", 110)}, {"storage", "local-lvm"}});
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  clock.advance(std::chrono::milliseconds(5));
   auto ours = get_data(sim, "DELETE", "/nodes/pve1/qemu/9999", {{"purge", "1"}});
   ASSERT_TRUE(ours.is_string());
   EXPECT_TRUE(std::regex_match(ours.get<std::string>(),
