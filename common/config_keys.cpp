@@ -42,9 +42,9 @@ const std::vector<KnownSection>& known_sections() {
         "restore_test_storage"}},
       {"controller",
        false,
-       {"interval_s", "enforce", "listen", "lock_dir", "state_dir", "lease_s", "start_min_interval_s",
-        "start_backoff_max_s", "reconnect_after_cycles", "backup_check_interval_s", "audit_log",
-        "token_file"}},
+       {"interval_s", "enforce", "listen", "lock_dir", "state_dir", "lease_s",
+        "start_min_interval_s", "start_backoff_max_s", "reconnect_after_cycles",
+        "backup_check_interval_s", "audit_log", "token_file"}},
       {"vps", false, {"public_url"}},
   };
   return sections;
