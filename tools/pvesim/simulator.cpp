@@ -771,22 +771,6 @@ std::optional<bool> pve_bool(const std::string& v) {
   return std::nullopt;
 }
 
-// PVE's split_list: commas, semicolons and blanks separate.
-std::vector<std::string> pve_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text) {
-    if (c == ',' || c == ';' || std::isspace(static_cast<unsigned char>(c))) {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
-}
-
 // raise_perm_exc() without a path, as an "or" of permission checks answers.
 SimResponse forbidden_plain() { return error(403, "Permission check failed"); }
 

@@ -86,22 +86,6 @@ class Reader {
   std::string key_;
 };
 
-// PVE's split_list: items separated by commas, semicolons or blanks.
-std::vector<std::string> pve_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text) {
-    if (c == ',' || c == ';' || std::isspace(static_cast<unsigned char>(c))) {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
-}
-
 #define SIM_TRY(var, expr)                              \
   auto var##_r = (expr);                                \
   if (!var##_r) return tl::unexpected(var##_r.error()); \
@@ -174,6 +158,21 @@ Access make_access(const Topology& t) {
 }
 
 std::string Token::user() const { return id.substr(0, id.find('!')); }
+
+std::vector<std::string> pve_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text) {
+    if (c == ',' || c == ';' || std::isspace(static_cast<unsigned char>(c))) {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
 
 std::string make_upid(const std::string& node, const std::string& type, const std::string& id,
                       const std::string& user, int64_t start, uint32_t pid) {

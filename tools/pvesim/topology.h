@@ -151,6 +151,9 @@ Result<Topology> parse_topology(const std::string& text, const std::string& path
 // own), and the pools of the guests.
 Access make_access(const Topology& t);
 
+// PVE's split_list: items separated by commas, semicolons or blanks (privilege, role, user lists).
+std::vector<std::string> pve_list(const std::string& text);
+
 std::string backup_volid(const Storage& s, const std::string& subtype, int64_t vmid, int64_t ctime);
 std::string make_upid(const std::string& node, const std::string& type, const std::string& id,
                       const std::string& user, int64_t start, uint32_t pid);
