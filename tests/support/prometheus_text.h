@@ -12,21 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/lines.h"
+
 namespace pvt::testing::prometheus {
 
 namespace detail {
-
-inline std::vector<std::string> lines_of(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < s.size()) {
-    auto nl = s.find('\n', start);
-    if (nl == std::string::npos) nl = s.size();
-    out.push_back(s.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
 
 // The whole text is a number (strtod), or nothing.
 inline std::optional<double> number(const std::string& s) {
@@ -71,7 +61,7 @@ inline Exposition parse_prometheus(const std::string& text) {
   std::string current;
   int n = 0;
   if (!text.empty() && text.back() != '\n') e.errors.push_back("no newline at the end");
-  for (const auto& line : detail::lines_of(text)) {
+  for (const auto& line : testing::lines_of(text)) {
     ++n;
     auto error = [&](const std::string& what) {
       e.errors.push_back("line " + std::to_string(n) + ": " + what + ": " + line);

@@ -19,11 +19,14 @@
 #include <vector>
 
 #include "tests/integration/check/sim_fixture.h"
+#include "tests/support/lines.h"
 #include "tests/support/prometheus_text.h"
 #include "tests/support/subprocess.h"
 
 namespace pvt {
 namespace {
+
+using testing::lines_of;
 
 using sim_fixture::CheckAgainstSim;
 using sim_fixture::read_file;
@@ -59,13 +62,6 @@ class SilentEndpoint {
   int fd_ = -1;
   int port_ = 0;
 };
-
-std::vector<std::string> lines_of(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 

@@ -18,10 +18,13 @@
 
 #include "common/text.h"
 #include "controller/report.h"
+#include "tests/support/lines.h"
 #include "tests/support/prometheus_text.h"
 
 namespace pvt::report {
 namespace {
+
+using testing::lines_of;
 
 using std::chrono::seconds;
 using std::chrono::system_clock;
@@ -499,18 +502,6 @@ TEST(Json, InvalidUtf8FromOutsideIsRepairedNotAThrow) {
 
 // ---------------------------------------------------------------------------------------------
 // Text
-
-std::vector<std::string> lines_of(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < s.size()) {
-    auto nl = s.find('\n', start);
-    if (nl == std::string::npos) nl = s.size();
-    out.push_back(s.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
 
 // What check shows when a backup failed badly: long quoted task errors, a UPID, a volume id.
 Report long_report() {

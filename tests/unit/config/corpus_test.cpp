@@ -13,9 +13,12 @@
 
 #include "common/config.h"
 #include "config_files.h"
+#include "tests/support/lines.h"
 
 namespace pvt::config {
 namespace {
+
+using pvt::testing::lines_of;
 
 namespace fs = std::filesystem;
 using testing::ConfigFiles;
@@ -30,13 +33,6 @@ std::string read_text(const fs::path& p) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
 }
 
 std::vector<fs::path> files_in(const fs::path& dir, const std::string& extension) {
