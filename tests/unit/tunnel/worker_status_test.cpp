@@ -3,27 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/worker_status_sample.h"
+
 namespace pvt::tunnel {
 namespace {
 
-WorkerStatus sample() {
-  WorkerStatus s;
-  s.name = "tunnel\"1";
-  s.state = "drained";
-  s.since = "2026-11-24T19:00:00Z";
-  s.vps = "vps.example.net:22";
-  s.reconnects = 4;
-  s.last_error = "the VPS refused the remote forward";
-  s.probe = {false, std::nullopt, "2026-11-24T19:00:05Z"};
-  s.channels_open = 2;
-  s.bytes_in = 10;
-  s.bytes_out = 20;
-  s.role = "backup";
-  s.local = "127.0.0.1:18080";
-  s.drain_requested = true;
-  s.forward_refusals = 3;
-  return s;
-}
+WorkerStatus sample() { return testing::sample_worker_status(); }
 
 TEST(WorkerMetrics, OneLinePerStateAndEscapedLabels) {
   const std::string m = worker_metrics(sample());
