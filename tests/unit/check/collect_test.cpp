@@ -7,29 +7,13 @@
 
 #include "controller/check/rules.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/reference_guests.h"
 #include "tests/support/sim_transport.h"
 
 namespace pvt::check {
 namespace {
 
-const std::string kAuth = "PVEAPIToken=pvectl@pve!tunnel=8d4b3c1e-2f6a-4b7d-9e0c-5a1f2b3c4d5e";
 constexpr int64_t kNow = 1795000000;
-
-config::Config two_guests() {
-  config::Config cfg;
-  config::Guest a;
-  a.name = "tunnel1";
-  a.node = "pve1";
-  a.vmid = 110;
-  a.type = config::GuestType::qemu;
-  config::Guest b = a;
-  b.name = "tunnel2";
-  b.node = "pve2";
-  b.vmid = 210;
-  b.type = config::GuestType::lxc;
-  cfg.guests = {a, b};
-  return cfg;
-}
 
 const report::RuleResult* find(const report::Report& r, const std::string& rule,
                                const std::string& target) {
@@ -51,9 +35,9 @@ TEST(Collect, BackupTaskOfAMigratedGuestIsFoundOnItsFormerNode) {
   guest->node = "pve1";
   FakeClock clock{std::chrono::system_clock::time_point{std::chrono::seconds{kNow}}};
   sim::Simulator simulator(*topology, clock);
-  testing::SimTransport transport(simulator, kAuth);
+  testing::SimTransport transport(simulator, testing::kReferenceTokenAuth);
   pve::Client client(transport, clock);
-  const auto cfg = two_guests();
+  const auto cfg = testing::reference_guests();
   const Observation o = collect(cfg, client, clock, CollectOptions{});
   EXPECT_EQ(o.guests[1].task_nodes, (std::vector<std::string>{"pve1", "pve2"}));
   EXPECT_EQ(o.guests[0].task_nodes, (std::vector<std::string>{"pve1"}));  // found at home
@@ -88,9 +72,9 @@ TEST(Collect, ASearchForAMovedGuestDoesNotHideAnotherGuestsOlderTask) {
   ASSERT_TRUE(moved_task) << "the reference topology has a vzdump task on pve1";
   FakeClock clock{std::chrono::system_clock::time_point{std::chrono::seconds{kNow}}};
   sim::Simulator simulator(*topology, clock);
-  testing::SimTransport transport(simulator, kAuth);
+  testing::SimTransport transport(simulator, testing::kReferenceTokenAuth);
   pve::Client client(transport, clock);
-  const auto cfg = two_guests();
+  const auto cfg = testing::reference_guests();
   const auto rep = evaluate(cfg, collect(cfg, client, clock, CollectOptions{}));
   for (const char* guest : {"tunnel1", "tunnel2"}) {
     const auto* task = find(rep, "backup.task", guest);

@@ -11,6 +11,7 @@
 #include "controller/backup/task_follow.h"
 #include "pve/client.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/reference_guests.h"
 #include "tests/support/sim_transport.h"
 
 namespace pvt::backup {
@@ -20,7 +21,6 @@ using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-const std::string kAuth = "PVEAPIToken=pvectl@pve!tunnel=8d4b3c1e-2f6a-4b7d-9e0c-5a1f2b3c4d5e";
 constexpr int64_t kNow = 1795000000;  // 2026-11-18 11:06:40 UTC
 
 TEST(VirtualTime, AnHourOfVzdumpRunsToItsEndInMilliseconds) {
@@ -29,7 +29,7 @@ TEST(VirtualTime, AnHourOfVzdumpRunsToItsEndInMilliseconds) {
   topology->timing.vzdump_duration_ms = 3600000;
   FakeClock clock{Clock::time_point{seconds{kNow}}};
   sim::Simulator simulator(std::move(*topology), clock);
-  testing::SimTransport transport(simulator, kAuth);
+  testing::SimTransport transport(simulator, testing::kReferenceTokenAuth);
   pve::Client client(transport, clock);
   const auto began = std::chrono::steady_clock::now();
 

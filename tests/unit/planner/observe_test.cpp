@@ -7,30 +7,13 @@
 #include "controller/check/collect.h"
 #include "controller/planner/planner.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/reference_guests.h"
 #include "tests/support/sim_transport.h"
 
 namespace pvt::planner {
 namespace {
 
-const std::string kAuth = "PVEAPIToken=pvectl@pve!tunnel=8d4b3c1e-2f6a-4b7d-9e0c-5a1f2b3c4d5e";
 constexpr int64_t kNow = 1795000000;
-
-config::Config reference() {
-  config::Config cfg;
-  config::Guest a;
-  a.name = "tunnel1";
-  a.node = "pve1";
-  a.vmid = 110;
-  a.type = config::GuestType::qemu;
-  a.startup_order = 1;
-  config::Guest b = a;
-  b.name = "tunnel2";
-  b.node = "pve2";
-  b.vmid = 210;
-  b.type = config::GuestType::lxc;
-  cfg.guests = {a, b};
-  return cfg;
-}
 
 struct ObserveTest : ::testing::Test {
   void SetUp() override {
@@ -40,10 +23,11 @@ struct ObserveTest : ::testing::Test {
   }
   Observed run(const std::map<std::string, maintenance::Flag>& flags = {}) {
     sim::Simulator simulator(topology, clock);
-    testing::SimTransport transport(simulator, kAuth);
+    testing::SimTransport transport(simulator, testing::kReferenceTokenAuth);
     pve::Client client(transport, clock);
-    const auto o = check::collect(reference(), client, clock, check::CollectOptions{});
-    return observe(reference(), o, {}, flags);
+    const auto o =
+        check::collect(testing::reference_guests(), client, clock, check::CollectOptions{});
+    return observe(testing::reference_guests(), o, {}, flags);
   }
   sim::Topology topology;
   FakeClock clock{std::chrono::system_clock::time_point{std::chrono::seconds{kNow}}};
@@ -67,7 +51,7 @@ TEST_F(ObserveTest, TheReferenceTopologyAsThePlannerSeesIt) {
   Policy p;
   p.enforce = {ActionKind::start_guest, ActionKind::set_onboot, ActionKind::set_startup,
                ActionKind::backup_guest};
-  const auto plan_now = plan(reference(), o, {}, p, clock.now());
+  const auto plan_now = plan(testing::reference_guests(), o, {}, p, clock.now());
   ASSERT_EQ(plan_now.actions.size(), 1u);
   EXPECT_EQ(
       plan_now.actions[0].describe(),
@@ -83,7 +67,7 @@ TEST_F(ObserveTest, AStoppedGuestOnAnOfflineNodeIsNotActedOn) {
   EXPECT_FALSE(o.guests.at("tunnel2").node_online);
   Policy p;
   p.enforce = {ActionKind::start_guest};
-  EXPECT_TRUE(plan(reference(), o, {}, p, clock.now()).actions.empty());
+  EXPECT_TRUE(plan(testing::reference_guests(), o, {}, p, clock.now()).actions.empty());
 }
 
 TEST_F(ObserveTest, AnOldBackupIsOverdueAndMaintenanceIsCarriedOver) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "controller/planner/startup_property.h"
+#include "tests/support/reference_guests.h"
 
 namespace pvt::planner {
 namespace {
@@ -17,20 +18,9 @@ using std::chrono::seconds;
 
 const TimePoint kT0 = TimePoint(seconds(1795000000));
 
+// The reference guests, each with a worker the controller can reach.
 config::Config two_guests() {
-  config::Config cfg;
-  config::Guest vm;
-  vm.name = "tunnel1";
-  vm.node = "pve1";
-  vm.vmid = 110;
-  vm.type = config::GuestType::qemu;
-  vm.startup_order = 1;
-  config::Guest ct = vm;
-  ct.name = "tunnel2";
-  ct.node = "pve2";
-  ct.vmid = 210;
-  ct.type = config::GuestType::lxc;
-  cfg.guests = {vm, ct};
+  config::Config cfg = testing::reference_guests();
   config::Tunnel t1;
   t1.name = "tunnel1";
   t1.guest = "tunnel1";
