@@ -138,6 +138,16 @@ class TunnelWorker : public ::testing::Test {
         timeout);
   }
 
+  // Until the worker's last error says `text`.
+  bool wait_last_error(const std::string& text, milliseconds timeout = seconds(10)) {
+    return wait_until(
+        [&] {
+          auto s = status();
+          return s && s->last_error && s->last_error->find(text) != std::string::npos;
+        },
+        timeout);
+  }
+
   std::string worker_log() const { return slurp(dir_ / "worker.log"); }
 
   // Sends `command` through the forwarded port on the "VPS" and returns the whole answer.
@@ -429,13 +439,7 @@ TEST_F(TunnelWorker, RefusesAHostKeyThatDoesNotMatchAndNamesTheFingerprint) {
              "[127.0.0.1]:" + std::to_string(sshd_->port()) + " " + type + " " + blob + "\n", 0644);
   start_worker();
   const std::string seen = testing::key_fingerprint(sshd_->host_public_key());
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto s = status();
-        return s && s->last_error && s->last_error->find("does not match") != std::string::npos;
-      },
-      seconds(10)))
-      << worker_log();
+  ASSERT_TRUE(wait_last_error("does not match")) << worker_log();
   EXPECT_NE(status()->last_error->find(seen), std::string::npos) << *status()->last_error;
   EXPECT_NE(worker_log().find(seen), std::string::npos);
   EXPECT_FALSE(forward_answers());
@@ -445,13 +449,7 @@ TEST_F(TunnelWorker, UnknownHostKeyIsRefusedUnlessAcceptedOnceExplicitly) {
   sshd_->start();
   write_text(dir_ / "known_hosts", "", 0644);
   start_worker();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto s = status();
-        return s && s->last_error && s->last_error->find("is not in") != std::string::npos;
-      },
-      seconds(10)))
-      << worker_log();
+  ASSERT_TRUE(wait_last_error("is not in")) << worker_log();
   EXPECT_EQ(slurp(dir_ / "known_hosts"), "");  // never trust on first use by itself
   worker_.reset();
   start_worker("", {"--accept-new-hostkey"});
@@ -469,13 +467,7 @@ TEST_F(TunnelWorker, AcceptNewHostKeyTrustsOneKeyPerProcessNotOnePerReconnect) {
   write_text(dir_ / "known_hosts", "", 0644);
   auto reconnect = control().reconnect();
   ASSERT_TRUE(reconnect) << reconnect.error().message;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto s = status();
-        return s && s->last_error && s->last_error->find("is not in") != std::string::npos;
-      },
-      seconds(10)))
-      << worker_log();
+  ASSERT_TRUE(wait_last_error("is not in")) << worker_log();
   EXPECT_EQ(slurp(dir_ / "known_hosts"), "");
 }
 
@@ -540,14 +532,7 @@ TEST_F(TunnelWorker, WrongUserKeyIsRefusedWithAClearError) {
   testing::make_key(dir_ / "id_wrong");
   key_name_ = "id_wrong";
   start_worker();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto s = status();
-        return s && s->last_error &&
-               s->last_error->find("refused public key authentication") != std::string::npos;
-      },
-      seconds(10)))
-      << worker_log();
+  ASSERT_TRUE(wait_last_error("refused public key authentication")) << worker_log();
   EXPECT_NE(status()->last_error->find("id_wrong"), std::string::npos);
   EXPECT_EQ(status()->state, "backoff");
 }
@@ -676,14 +661,7 @@ TEST_F(TunnelWorker, EncryptedKeyWithPassphraseFile) {
   key_name_ = "id_locked";
   write_text(dir_ / "passphrase", "wrong\n");
   start_worker("passphrase_file = \"" + (dir_ / "passphrase").string() + "\"\n");
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto s = status();
-        return s && s->last_error &&
-               s->last_error->find("cannot use the key file") != std::string::npos;
-      },
-      seconds(10)))
-      << worker_log();
+  ASSERT_TRUE(wait_last_error("cannot use the key file")) << worker_log();
   worker_.reset();
   write_text(dir_ / "passphrase", "correct horse\n");
   start_worker("passphrase_file = \"" + (dir_ / "passphrase").string() + "\"\n");
