@@ -97,6 +97,21 @@ std::string sanitize(std::string_view untrusted) {
       true);
 }
 
+std::string prometheus_label(std::string_view value) {
+  std::string out;
+  for (char c : valid_utf8(value)) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 size_t display_width(std::string_view utf8) {
   size_t n = 0;
   for (char c : utf8) {

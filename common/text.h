@@ -21,6 +21,10 @@ std::string sanitize(std::string_view untrusted);
 // Only the UTF-8 repair of sanitize(): for text whose line breaks are meaningful.
 std::string valid_utf8(std::string_view bytes);
 
+// A label value for the Prometheus text exposition format: valid UTF-8, with backslash, double
+// quote and line feed escaped.
+std::string prometheus_label(std::string_view value);
+
 // Columns the text takes on a terminal: UTF-8 code points, not bytes (no wide-character
 // tables: the reports are ASCII apart from names and quoted messages).
 size_t display_width(std::string_view utf8);

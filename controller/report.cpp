@@ -372,22 +372,6 @@ std::string to_text(const Report& r, const TextOptions& options) {
 
 namespace {
 
-std::string prom_escape(const std::string& v) {
-  std::string out;
-  for (char c : text::valid_utf8(v)) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 struct PromMetric {
   const char* name;
   const char* help;
@@ -433,7 +417,8 @@ std::string to_prometheus(const Report& r) {
           "Result of each rule for each target: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."});
   for (const auto& x : r.results) {
     out += fmt::format("pvectl_tunnel_rule_status{{rule=\"{}\",target=\"{}\"}} {}\n",
-                       prom_escape(x.rule), prom_escape(x.target), exit_code(x.status));
+                       text::prometheus_label(x.rule), text::prometheus_label(x.target),
+                       exit_code(x.status));
   }
   header({"pvectl_tunnel_check_status",
           "Status of the whole report: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."});
@@ -446,8 +431,9 @@ std::string to_prometheus(const Report& r) {
       if (!value) continue;
       if (!any) header(mm.metric);
       any = true;
-      const std::string labels =
-          *mm.label == '\0' ? "" : fmt::format("{{{}=\"{}\"}}", mm.label, prom_escape(m.target));
+      const std::string labels = *mm.label == '\0' ? ""
+                                                   : fmt::format("{{{}=\"{}\"}}", mm.label,
+                                                                 text::prometheus_label(m.target));
       out += fmt::format("{}{} {}\n", mm.metric.name, labels, number(*value));
     }
   }

@@ -4,30 +4,15 @@
 
 #include <string_view>
 
+#include "common/text.h"
+
 namespace pvt::tunnel {
-namespace {
-
-// Label values escape backslash, double quote and newline (exposition format).
-std::string label_value(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string worker_metrics(const WorkerStatus& s) {
   static constexpr const char* kStates[] = {"resolving",       "connecting", "authenticating",
                                             "forward-pending", "serving",    "draining",
                                             "drained",         "backoff",    "stopping"};
-  const std::string tunnel = fmt::format("tunnel=\"{}\"", label_value(s.name));
+  const std::string tunnel = fmt::format("tunnel=\"{}\"", text::prometheus_label(s.name));
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);

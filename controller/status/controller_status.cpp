@@ -13,21 +13,6 @@ using Json = nlohmann::json;
 
 Json optional_json(const auto& v) { return v ? Json(*v) : Json(nullptr); }
 
-std::string label(std::string_view v) {
-  std::string out;
-  for (char c : text::valid_utf8(v)) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string html(std::string_view v) {
   std::string out;
   for (char c : text::sanitize(v)) {
@@ -114,21 +99,21 @@ std::string to_metrics(const ControllerStatus& s) {
   out += fmt::format("pvectl_tunnel_controller_leader {}\n", s.leader ? 1 : 0);
   header("pvectl_tunnel_guest_up", "gauge", "1 when the tunnel guest is running.");
   for (const auto& g : s.guests) {
-    out += fmt::format("pvectl_tunnel_guest_up{{guest=\"{}\"}} {}\n", label(g.name),
-                       g.power == "running" ? 1 : 0);
+    out += fmt::format("pvectl_tunnel_guest_up{{guest=\"{}\"}} {}\n",
+                       text::prometheus_label(g.name), g.power == "running" ? 1 : 0);
   }
   header("pvectl_tunnel_guest_onboot", "gauge", "1 when the guest starts at boot.");
   for (const auto& g : s.guests) {
     if (g.onboot) {
-      out += fmt::format("pvectl_tunnel_guest_onboot{{guest=\"{}\"}} {}\n", label(g.name),
-                         *g.onboot ? 1 : 0);
+      out += fmt::format("pvectl_tunnel_guest_onboot{{guest=\"{}\"}} {}\n",
+                         text::prometheus_label(g.name), *g.onboot ? 1 : 0);
     }
   }
   header("pvectl_tunnel_backup_age_seconds", "gauge", "Age of the newest backup of the guest.");
   for (const auto& g : s.guests) {
     if (g.backup_age_s) {
-      out += fmt::format("pvectl_tunnel_backup_age_seconds{{guest=\"{}\"}} {}\n", label(g.name),
-                         *g.backup_age_s);
+      out += fmt::format("pvectl_tunnel_backup_age_seconds{{guest=\"{}\"}} {}\n",
+                         text::prometheus_label(g.name), *g.backup_age_s);
     }
   }
   header("pvectl_tunnel_backup_allowed_age_seconds", "gauge",
@@ -136,27 +121,28 @@ std::string to_metrics(const ControllerStatus& s) {
   for (const auto& g : s.guests) {
     if (g.backup_allowed_age_s) {
       out += fmt::format("pvectl_tunnel_backup_allowed_age_seconds{{guest=\"{}\"}} {}\n",
-                         label(g.name), *g.backup_allowed_age_s);
+                         text::prometheus_label(g.name), *g.backup_allowed_age_s);
     }
   }
   header("pvectl_tunnel_tunnel_serving", "gauge", "1 when the tunnel's forward is bound.");
   for (const auto& t : s.tunnels) {
     out += fmt::format("pvectl_tunnel_tunnel_serving{{tunnel=\"{}\",state=\"{}\"}} {}\n",
-                       label(t.name), label(t.state), t.serving ? 1 : 0);
+                       text::prometheus_label(t.name), text::prometheus_label(t.state),
+                       t.serving ? 1 : 0);
   }
   header("pvectl_tunnel_probe_latency_seconds", "gauge",
          "Latency of the last end-to-end probe through the VPS.");
   for (const auto& t : s.tunnels) {
     if (t.probe_latency_s) {
-      out += fmt::format("pvectl_tunnel_probe_latency_seconds{{tunnel=\"{}\"}} {}\n", label(t.name),
-                         *t.probe_latency_s);
+      out += fmt::format("pvectl_tunnel_probe_latency_seconds{{tunnel=\"{}\"}} {}\n",
+                         text::prometheus_label(t.name), *t.probe_latency_s);
     }
   }
   header("pvectl_tunnel_controller_actions_total", "counter",
          "Actions by kind and result (would: audit only).");
   for (const auto& [key, n] : s.actions_total) {
     out += fmt::format("pvectl_tunnel_controller_actions_total{{kind=\"{}\",result=\"{}\"}} {}\n",
-                       label(key.first), label(key.second), n);
+                       text::prometheus_label(key.first), text::prometheus_label(key.second), n);
   }
   header("pvectl_tunnel_controller_api_errors_total", "counter",
          "Proxmox VE API requests that failed.");

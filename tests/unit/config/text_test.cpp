@@ -182,5 +182,11 @@ TEST(Wrap, NeverExceedsTheWidthAndLosesNothing) {
   }
 }
 
+TEST(PrometheusLabel, EscapesWhatTheExpositionFormatNeedsAndRepairsUtf8) {
+  EXPECT_EQ(prometheus_label("tunnel1"), "tunnel1");
+  EXPECT_EQ(prometheus_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+  EXPECT_EQ(prometheus_label("bad \xFF"), "bad " + kFffd);
+}
+
 }  // namespace
 }  // namespace pvt::text
