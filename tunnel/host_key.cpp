@@ -129,17 +129,16 @@ struct KnownHostsDeleter {
   void operator()(LIBSSH2_KNOWNHOSTS* h) const { libssh2_knownhost_free(h); }
 };
 
-constexpr size_t kKnownHostsMax = 4 * 1024 * 1024;  // bytes
+constexpr size_t kKnownHostsMax = 4 * 1024 * 1024;  // bytes; a site's whole known_hosts fits
 
-// A regular file of a sane size only: a FIFO would stop the worker's loop for good.
-Result<std::string> read_file(const std::string& path) {
+}  // namespace
+
+Result<std::string> read_known_hosts(const std::string& path) {
   auto text = read_small_file(path, kKnownHostsMax);
   if (!text)
     return fail(fmt::format("cannot read known_hosts file {}: {}", path, text.error().message));
   return text;
 }
-
-}  // namespace
 
 std::string openssh_fingerprint(std::string_view key_blob) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -203,7 +202,7 @@ Result<HostKeyCheck> check_host_key(LIBSSH2_SESSION* session, const std::string&
   if (!hosts) return fail("cannot allocate the known_hosts list");
   // readfile stops at the first line it cannot parse; read and add line by line instead so one
   // odd line (a certificate authority, an unsupported key type) does not hide the others.
-  auto text = read_file(known_hosts_file);
+  auto text = read_known_hosts(known_hosts_file);
   if (!text) return tl::unexpected(text.error());
   std::istringstream lines(*text);
   std::string line;

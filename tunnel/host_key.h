@@ -39,6 +39,10 @@ struct HostKeyCheck {
   std::string key_type;     // e.g. "ssh-ed25519"
 };
 
+// The known_hosts file: a regular file of a sane size only (a FIFO would stop the worker's loop
+// for good).
+Result<std::string> read_known_hosts(const std::string& path);
+
 // Checks the session's host key (after the handshake) against the known_hosts file.
 Result<HostKeyCheck> check_host_key(LIBSSH2_SESSION* session, const std::string& known_hosts_file,
                                     const std::string& host, int port);

@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "common/small_file.h"
 #include "common/text.h"
 #include "tunnel/host_key.h"
 
@@ -22,8 +21,7 @@ namespace {
 constexpr char kKeepaliveChannelType[] = "keepalive@pvectl-tunnel";
 // Forwarded connections the VPS may queue before we accept them (libssh2 refuses beyond).
 constexpr int kAcceptQueue = 4096;
-constexpr size_t kKnownHostsMax = 4 * 1024 * 1024;  // bytes; a site's whole known_hosts fits
-constexpr size_t kPeerTextMax = 200;                // bytes of a disconnect message kept
+constexpr size_t kPeerTextMax = 200;  // bytes of a disconnect message kept
 
 // libssh2 1.10 has neither AES-GCM nor chacha20-poly1305 nor encrypt-then-MAC: aes-ctr with
 // hmac-sha2 is its fastest safe choice, and it is not open to the Terrapin prefix truncation
@@ -197,9 +195,7 @@ Step SshConnection::init_session() {
   libssh2_session_set_blocking(session_, 0);
   libssh2_session_flag(session_, LIBSSH2_FLAG_COMPRESS, 0);
 
-  // Only a regular file, and not without end: a FIFO here would stop the event loop.
-  std::string pinned_text =
-      read_small_file(settings_.known_hosts_file, kKnownHostsMax).value_or("");
+  std::string pinned_text = read_known_hosts(settings_.known_hosts_file).value_or("");
   const auto pinned = pinned_key_methods(pinned_text, settings_.host, settings_.port);
   const std::string hostkeys = host_key_preference(pinned);
   struct Pref {
