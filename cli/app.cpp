@@ -99,21 +99,6 @@ CLI::Validator seconds_between(int min, int max) {
       fmt::format("SECONDS in {}..{}", min, max));
 }
 
-// CLI11's messages name its own terms ("Could not convert: -t,--timeout = abc"); say what the
-// value should have been.
-std::string explain(const CLI::ParseError& e) {
-  std::string what = e.what();
-  const std::string convert = "Could not convert: ";
-  if (what.rfind(convert, 0) == 0) {
-    std::string rest = what.substr(convert.size());
-    auto eq = rest.find(" = ");
-    if (eq != std::string::npos) {
-      return fmt::format("{}: \"{}\" is not a number", rest.substr(0, eq), rest.substr(eq + 3));
-    }
-  }
-  return what;
-}
-
 // CLI11 2.1 does not wrap long descriptions: wrap each overlong line of its help at the
 // terminal's width, continuing under the description column.
 std::string wrap_help(const std::string& help, size_t width) {
@@ -164,10 +149,10 @@ int parse_failure(const CLI::App& app, const CLI::ParseError& e, int argc, char*
     return kBadUsage;
   }
   if (!is_report_command(argc, argv)) {
-    fmt::print(stderr, "pvectl-tunnel: {}\nRun with --help for usage.\n", explain(e));
+    fmt::print(stderr, "pvectl-tunnel: {}\nRun with --help for usage.\n", e.what());
     return kBadUsage;
   }
-  return print_unknown_report(fmt::format("bad arguments: {}", explain(e)),
+  return print_unknown_report(fmt::format("bad arguments: {}", e.what()),
                               requested_format(argc, argv), requested_output(argc, argv));
 }
 
