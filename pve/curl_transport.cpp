@@ -55,6 +55,11 @@ CURLcode ssl_ctx_setup(CURL*, void* ssl_ctx, void* userdata) {
   return CURLE_OK;
 }
 
+// Non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+int on_progress(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(cancel)->load() ? 1 : 0;
+}
+
 size_t on_body(char* data, size_t size, size_t n, void* userdata) {
   static_cast<std::string*>(userdata)->append(data, size * n);
   return size * n;
@@ -229,6 +234,11 @@ Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& r
     }
   }
 
+  if (options_.cancel != nullptr) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, options_.cancel);
+  }
   CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(headers);
   long request_bytes = 0;
@@ -262,6 +272,10 @@ Result<Response, ApiError> CurlTransport::perform_on(Handle& h, const Request& r
               "fingerprint to pve.fingerprint, or trust the cluster CA with pve.ca_file",
               h.endpoint, h.fingerprint_seen, pinned);
         }
+        break;
+      case CURLE_ABORTED_BY_CALLBACK:
+        e.kind = ErrorKind::unreachable;
+        e.message = fmt::format("{}: cancelled: shutting down", h.endpoint);
         break;
       default:
         e.kind = ErrorKind::unreachable;

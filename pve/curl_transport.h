@@ -3,6 +3,7 @@
 // failover to the next endpoint when one cannot be reached.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -23,6 +24,9 @@ struct CurlTransportOptions {
   bool insecure = false;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds total_timeout{10000};
+  // Set from another thread (a signal handler's flag): requests in flight end at once, new ones
+  // fail without being sent. Unset: never cancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 CurlTransportOptions options_from_config(const config::PveSection& pve);

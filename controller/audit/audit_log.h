@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "controller/audit/audit_sink.h"
 
 namespace pvt::audit {
 
@@ -19,14 +20,14 @@ struct AuditLogOptions {
   int keep = 5;                           // rotated files kept
 };
 
-class AuditLog {
+class AuditLog final : public AuditSink {
  public:
   explicit AuditLog(AuditLogOptions options);
 
   // Appends `record` as one line (written whole with O_APPEND, so a reader never sees half a
   // record); rotates first when the file would grow past max_bytes. Text in it must already be
   // free of secrets; invalid UTF-8 is repaired so that the line stays valid JSON.
-  Result<void> append(const nlohmann::json& record);
+  Result<void> append(const nlohmann::json& record) override;
 
  private:
   Result<void> rotate();

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "controller/lease/lease.h"
 
 namespace pvt::lease {
 
@@ -27,7 +28,7 @@ struct LeaderLockOptions {
   std::string owner;  // who we are, for the owner file and messages: "pve1:1234"
 };
 
-class LeaderLock {
+class LeaderLock final : public Lease {
  public:
   explicit LeaderLock(LeaderLockOptions options);
   LeaderLock(const LeaderLock&) = delete;
@@ -36,15 +37,15 @@ class LeaderLock {
   // Once per cycle: renews the lock when held, else tries to take it (free or expired). Returns
   // whether we hold it now. `now` is wall time (the lock's mtime is compared with it). A failed
   // renewal loses the lock at once: the caller must stop acting in this very cycle.
-  Result<bool> update(std::chrono::system_clock::time_point now);
+  Result<bool> update(std::chrono::system_clock::time_point now) override;
 
   // Gives the lock up (on shutdown), so another controller need not wait for it to expire.
-  void release();
+  void release() override;
 
-  bool held() const { return held_; }
+  bool held() const override { return held_; }
   const std::string& path() const { return path_; }
   // Why the last update() left us a follower or took the lock away, for status and logs.
-  const std::string& why() const { return why_; }
+  const std::string& why() const override { return why_; }
 
  private:
   Result<bool> acquire(std::chrono::system_clock::time_point now);

@@ -9,25 +9,21 @@
 #include <string>
 
 #include "common/result.h"
+#include "controller/maintenance/maintenance_store.h"
 
 namespace pvt::maintenance {
 
-struct Flag {
-  std::string since;  // RFC 3339 UTC
-  std::string by;     // who asked (the API client's description)
-};
-
-class MaintenanceFlags {
+class MaintenanceFlags final : public MaintenanceStore {
  public:
   explicit MaintenanceFlags(std::string state_dir);
 
   // Idempotent: starting an active maintenance keeps its first `since`.
   Result<void> start(const std::string& tunnel, const std::string& by,
-                     std::chrono::system_clock::time_point now);
+                     std::chrono::system_clock::time_point now) override;
   // Idempotent: stopping one that is not active is fine.
-  Result<void> stop(const std::string& tunnel);
+  Result<void> stop(const std::string& tunnel) override;
   // The active ones, by tunnel; a missing directory is none.
-  Result<std::map<std::string, Flag>> active() const;
+  Result<std::map<std::string, Flag>> active() const override;
 
  private:
   std::string dir_;
