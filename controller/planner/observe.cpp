@@ -53,6 +53,7 @@ Observed observe(const config::Config& cfg, const check::Observation& o,
     // A standalone node has no quorum to lose.
     out.quorate = o.cluster->is_cluster ? o.cluster->quorate : std::optional<bool>(true);
   }
+  out.guests_read = o.resources.has_value();
   const auto offline = offline_nodes(o);
   for (size_t i = 0; i < cfg.guests.size(); ++i) {
     const auto& g = cfg.guests[i];

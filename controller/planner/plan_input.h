@@ -72,6 +72,7 @@ struct ObservedTunnel {
 
 struct Observed {
   std::optional<bool> quorate;                  // unset: cluster status not read
+  bool guests_read = true;                      // false: /cluster/resources was not read
   std::map<std::string, ObservedGuest> guests;  // by config name
   std::map<std::string, ObservedTunnel> tunnels;
   std::map<std::string, ObservedTask> tasks;  // by UPID, for the tasks in the history

@@ -23,6 +23,8 @@ struct Cycle {
   TimePoint now;
   Plan& plan;
   std::set<std::string> nodes_given_a_backup;  // one vzdump per node at a time
+  // Guests whose backup ended this cycle: what this cycle observed of their backups predates it.
+  std::set<std::string> backup_just_ended;
 
   Action action(ActionKind kind, const config::Guest& g, const ObservedGuest& og,
                 std::string reason) const {
@@ -58,6 +60,7 @@ void start_failed(GuestMemory& m, const Policy& policy, TimePoint now, const std
 std::string hard_gate(const Observed& o, const config::Guest& g, const ObservedGuest* og) {
   if (!o.quorate) return "cluster status not read: not acting without knowing quorum";
   if (!*o.quorate) return "cluster not quorate: PVE refuses starts and config changes";
+  if (!o.guests_read) return "the guest list was not read: not acting without knowing it";
   if (og == nullptr || !og->found) {
     return fmt::format("guest {} not found (or not visible to the token)", g.vmid);
   }
@@ -74,7 +77,8 @@ bool follow_pending(Cycle& c, const config::Guest& g, const ObservedGuest& og, G
   auto& log = c.plan.log;
   if (m.state.phase == GuestPhase::start_requested) {
     if (og.power == PowerState::running) {
-      m.start_failures = 0;
+      // The failure count is kept until the guest has stayed up (plan_start): one that stops
+      // again at once keeps backing off.
       set_state(m.state, GuestState::ok(), g.name, log);
       return false;
     }
@@ -95,6 +99,7 @@ bool follow_pending(Cycle& c, const config::Guest& g, const ObservedGuest& og, G
       m.backup_failed_at = c.now;
       log.push_back(fmt::format("guest {}: backup failed: {}", g.name, t->second.exitstatus));
     }
+    c.backup_just_ended.insert(g.name);
     set_state(m.state, GuestState::ok(), g.name, log);
     return false;
   }
@@ -109,9 +114,12 @@ bool follow_pending(Cycle& c, const config::Guest& g, const ObservedGuest& og, G
 bool plan_start(Cycle& c, const config::Guest& g, const ObservedGuest& og, GuestMemory& m) {
   auto& log = c.plan.log;
   if (og.power == PowerState::running) {
-    if (m.state.phase == GuestPhase::start_backoff) {
-      m.start_failures = 0;
+    if (m.state.phase == GuestPhase::start_backoff)
       set_state(m.state, GuestState::ok(), g.name, log);
+    // Up for a whole start interval: the start held, and the failures are forgotten.
+    if (m.start_failures > 0 &&
+        (!m.last_start || c.now - *m.last_start >= c.policy.start_min_interval)) {
+      m.start_failures = 0;
     }
     return false;
   }
@@ -131,8 +139,12 @@ bool plan_start(Cycle& c, const config::Guest& g, const ObservedGuest& og, Guest
   }
   if (m.state.phase == GuestPhase::start_backoff && c.now < m.state.until) return true;
   if (m.last_start && c.now - *m.last_start < c.policy.start_min_interval) {
-    log.push_back(fmt::format("guest {}: stopped; the last start was less than {} s ago", g.name,
-                              c.policy.start_min_interval.count()));
+    // It came up and went down again soon after: the start did not hold, which counts as a
+    // failure, so that a flapping guest backs off like one that does not start at all.
+    const auto after =
+        std::chrono::duration_cast<std::chrono::seconds>(c.now - *m.last_start).count();
+    start_failed(m, c.policy, c.now, g.name,
+                 fmt::format("it stopped again {} s after its start", after), log);
     return true;
   }
   if (m.state.phase == GuestPhase::blocked) set_state(m.state, GuestState::ok(), g.name, log);
@@ -167,7 +179,7 @@ void plan_backup(Cycle& c, const config::Guest& g, const ObservedGuest& og, Gues
   if (!og.backup_overdue || !*og.backup_overdue) return;
   auto& log = c.plan.log;
   if (og.lock && *og.lock == "backup") return;  // one is running
-  if (m.state.phase == GuestPhase::backup_requested) return;
+  if (m.state.phase == GuestPhase::backup_requested || c.backup_just_ended.count(g.name)) return;
   if (c.observed.nodes_backing_up.count(og.node) || c.nodes_given_a_backup.count(og.node)) {
     log.push_back(fmt::format("guest {}: backup overdue; waiting for the vzdump running on {}",
                               g.name, og.node));
@@ -287,7 +299,7 @@ Plan plan(const config::Config& desired, const Observed& observed, const History
           const Policy& policy, TimePoint now) {
   Plan p;
   p.next = history;
-  Cycle c{observed, policy, now, p, {}};
+  Cycle c{observed, policy, now, p, {}, {}};
   for (const auto& g : desired.guests) {
     GuestMemory& m = p.next.guests[g.name];
     auto found = observed.guests.find(g.name);

@@ -274,11 +274,38 @@ TEST(Plan, AtMostOneStartPerMinimumInterval) {
   auto o = healthy();
   o.guests["tunnel2"].power = PowerState::stopped;
   History h;
+  h.guests["tunnel2"].last_start = kT0;
+  auto p = plan(two_guests(), o, h, enforce_all(), kT0 + seconds(60));
+  EXPECT_NE(find(p, ActionKind::start_guest, "tunnel2"), nullptr);
+}
+
+TEST(Plan, AGuestThatStopsSoonAfterItsStartBacksOffLikeAFailedStart) {
+  auto o = healthy();
+  o.guests["tunnel2"].power = PowerState::stopped;
+  History h;
   h.guests["tunnel2"].last_start = kT0;  // started, came up, stopped again (a flapping guest)
   auto p = plan(two_guests(), o, h, enforce_all(), kT0 + seconds(30));
   EXPECT_EQ(find(p, ActionKind::start_guest, "tunnel2"), nullptr);
-  p = plan(two_guests(), o, h, enforce_all(), kT0 + seconds(60));
-  EXPECT_NE(find(p, ActionKind::start_guest, "tunnel2"), nullptr);
+  const auto& m = p.next.guests.at("tunnel2");
+  EXPECT_EQ(m.start_failures, 1);
+  EXPECT_EQ(m.state.phase, GuestPhase::start_backoff);
+  EXPECT_EQ(m.state.until, kT0 + seconds(90));
+  EXPECT_NE(std::find(p.log.begin(), p.log.end(),
+                      "guest tunnel2: start failed (1 in a row): it stopped again 30 s after its "
+                      "start"),
+            p.log.end());
+  // Not before the backoff has passed; then once, and a second flap waits twice as long.
+  auto h2 = p.next;
+  p = plan(two_guests(), o, h2, enforce_all(), kT0 + seconds(60));
+  EXPECT_EQ(find(p, ActionKind::start_guest, "tunnel2"), nullptr);
+  p = plan(two_guests(), o, h2, enforce_all(), kT0 + seconds(90));
+  ASSERT_NE(find(p, ActionKind::start_guest, "tunnel2"), nullptr);
+  auto h3 = p.next;
+  h3.guests["tunnel2"].last_start = kT0 + seconds(90);
+  h3.guests["tunnel2"].state = GuestState::ok();  // it came up
+  p = plan(two_guests(), o, h3, enforce_all(), kT0 + seconds(100));
+  EXPECT_EQ(p.next.guests.at("tunnel2").start_failures, 2);
+  EXPECT_EQ(p.next.guests.at("tunnel2").state.until, kT0 + seconds(100 + 120));
 }
 
 TEST(Plan, BootFlagsAreFixedWithTheDigestAndTheStartupOrderMerged) {
