@@ -516,6 +516,10 @@ SimResponse Simulator::dispatch(const SimRequest& r, const Caller& tok) {
       if (fail_it != t_.faults.fail_next_start.end()) {
         failure = fail_it->second;
         t_.faults.fail_next_start.erase(fail_it);
+      } else if (auto many = t_.faults.fail_starts.find(vmid);
+                 many != t_.faults.fail_starts.end() && many->second.second > 0) {
+        failure = many->second.first;
+        if (--many->second.second == 0) t_.faults.fail_starts.erase(many);
       }
       on_finish_[upid] = [this, vmid, failure](Task& task) {
         if (!failure.empty()) {
@@ -1329,6 +1333,12 @@ SimResponse Simulator::admin(const std::string& method, const std::string& path,
       for (const auto& [k, v] : j["fail_next_vzdump"].items())
         f.fail_next_vzdump[std::stoll(k)] = v.get<std::string>();
     }
+    if (j.contains("fail_starts")) {
+      for (const auto& [k, v] : j["fail_starts"].items()) {
+        f.fail_starts[std::stoll(k)] = {v.at("message").get<std::string>(),
+                                        v.at("count").get<int>()};
+      }
+    }
     for (auto [key, target] : {std::pair{"fail_next_start", &f.fail_next_start},
                                std::pair{"fail_next_restore", &f.fail_next_restore},
                                std::pair{"fail_next_destroy", &f.fail_next_destroy}}) {
@@ -1344,6 +1354,7 @@ SimResponse Simulator::admin(const std::string& method, const std::string& path,
     if (!g) return SimResponse{404, "Not Found", R"({"error":"no such guest"})", 0};
     if (j.contains("status")) g->status = j["status"].get<std::string>();
     if (j.contains("node")) g->node = j["node"].get<std::string>();
+    if (j.contains("ha_managed")) g->ha_managed = j["ha_managed"].get<bool>();
     if (j.contains("lock")) {
       if (j["lock"].is_null()) {
         g->lock.reset();

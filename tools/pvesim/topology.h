@@ -109,6 +109,8 @@ struct Faults {
   std::vector<std::string> garbage_paths;           // path prefixes answered with broken JSON
   std::map<int64_t, std::string> fail_next_vzdump;  // vmid -> error message
   std::map<int64_t, std::string> fail_next_start;
+  // vmid -> (message, how many starts in a row fail).
+  std::map<int64_t, std::pair<std::string, int>> fail_starts;
   // vmid of the new guest -> message: the restore stops midway and leaves the half-restored
   // guest behind (as a restore whose own clean-up failed, or one killed midway, does).
   std::map<int64_t, std::string> fail_next_restore;
