@@ -46,8 +46,8 @@ void RelayChannel::Buffer::release() {
 }
 
 RelayChannel::RelayChannel(LIBSSH2_CHANNEL* channel, const config::HostPort& target,
-                           BlockPool& buffers)
-    : channel_(channel), to_local_(buffers), to_vps_(buffers) {
+                           BlockPool& buffers, Clock::time_point now)
+    : channel_(channel), to_local_(buffers), to_vps_(buffers), activity_(now) {
   sockaddr_storage addr{};
   socklen_t len = 0;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
@@ -130,7 +130,19 @@ bool RelayChannel::finish_connect() {
   return true;
 }
 
-bool RelayChannel::pump(short revents, RelayTotals& totals) {
+std::optional<RelayChannel::Clock::time_point> RelayChannel::idle_at() const {
+  if (finished_ || connecting_ || (vps_eof_ && local_eof_)) return std::nullopt;
+  if (to_local_.size() > 0 || to_vps_.size() > 0 || pending_write_ != 0) return std::nullopt;
+  return activity_.idle_at();
+}
+
+void RelayChannel::close_idle() {
+  if (finished_) return;
+  vps_eof_ = true;
+  local_eof_ = true;
+}
+
+bool RelayChannel::pump(short revents, RelayTotals& totals, Clock::time_point now) {
   if (finished_) return false;
   bool progress = false;
   if (connecting_) {
@@ -138,13 +150,13 @@ bool RelayChannel::pump(short revents, RelayTotals& totals) {
     progress = finish_connect();
     if (connecting_ || finished_) return progress;
   }
-  progress |= vps_to_local(totals);
-  if (!finished_) progress |= local_to_vps(revents, totals);
+  progress |= vps_to_local(totals, now);
+  if (!finished_) progress |= local_to_vps(revents, totals, now);
   check_done();
   return progress;
 }
 
-bool RelayChannel::vps_to_local(RelayTotals& totals) {
+bool RelayChannel::vps_to_local(RelayTotals& totals, Clock::time_point now) {
   bool progress = false;
   // Read from the channel only what the buffer can hold: what we leave unread keeps the SSH
   // window closed, which is the back-pressure towards the VPS.
@@ -156,6 +168,7 @@ bool RelayChannel::vps_to_local(RelayTotals& totals) {
     const ssize_t n = libssh2_channel_read_ex(channel_, 0, at, room);
     if (n > 0) {
       to_local_.produced(static_cast<size_t>(n));
+      activity_.from_vps(now);
       progress = true;
       continue;
     }
@@ -173,6 +186,7 @@ bool RelayChannel::vps_to_local(RelayTotals& totals) {
     if (n > 0) {
       totals.from_vps += static_cast<uint64_t>(n);
       to_local_.consume(static_cast<size_t>(n));
+      activity_.sent(now);
       progress = true;
       continue;
     }
@@ -188,7 +202,7 @@ bool RelayChannel::vps_to_local(RelayTotals& totals) {
   return progress;
 }
 
-bool RelayChannel::local_to_vps(short revents, RelayTotals& totals) {
+bool RelayChannel::local_to_vps(short revents, RelayTotals& totals, Clock::time_point now) {
   bool progress = false;
   if (!local_eof_ && (revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
     while (!to_vps_.full()) {
@@ -199,6 +213,7 @@ bool RelayChannel::local_to_vps(short revents, RelayTotals& totals) {
       const ssize_t n = ::recv(fd_, at, want, 0);
       if (n > 0) {
         to_vps_.produced(static_cast<size_t>(n));
+        activity_.from_local(now);
         progress = true;
         if (static_cast<size_t>(n) < want) break;
         continue;
@@ -221,6 +236,7 @@ bool RelayChannel::local_to_vps(short revents, RelayTotals& totals) {
       pending_write_ = 0;
       totals.to_vps += static_cast<uint64_t>(n);
       to_vps_.consume(static_cast<size_t>(n));
+      activity_.sent(now);
       progress = true;
       continue;
     }

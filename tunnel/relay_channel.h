@@ -9,11 +9,14 @@
 #include <libssh2.h>
 #include <poll.h>
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/config.h"
 #include "tunnel/block_pool.h"
+#include "tunnel/relay_activity.h"
 
 namespace pvt::tunnel {
 
@@ -24,9 +27,12 @@ struct RelayTotals {
 
 class RelayChannel {
  public:
+  using Clock = std::chrono::steady_clock;
+
   // Starts the non-blocking connect to `target`; a failure shows as finished() with error().
   // Buffers come from `buffers` (one block per direction while it holds data).
-  RelayChannel(LIBSSH2_CHANNEL* channel, const config::HostPort& target, BlockPool& buffers);
+  RelayChannel(LIBSSH2_CHANNEL* channel, const config::HostPort& target, BlockPool& buffers,
+               Clock::time_point now);
   ~RelayChannel();
   RelayChannel(const RelayChannel&) = delete;
   RelayChannel& operator=(const RelayChannel&) = delete;
@@ -35,7 +41,7 @@ class RelayChannel {
   pollfd local_events() const;
   // Moves what can be moved without blocking; `revents` from poll for the local socket.
   // Returns true if any byte moved or any state changed.
-  bool pump(short revents, RelayTotals& totals);
+  bool pump(short revents, RelayTotals& totals, Clock::time_point now);
 
   // Both directions are done (or one failed): the channel can be freed.
   bool finished() const { return finished_; }
@@ -46,6 +52,14 @@ class RelayChannel {
 
   // Stops both directions at once (drain timeout, shutdown).
   void abort(const std::string& why);
+
+  // When the connection is idle (RelayActivity) if nothing moves until then; nullopt while it
+  // has bytes buffered, is connecting, closing or finished, or a request waits for its answer.
+  std::optional<Clock::time_point> idle_at() const;
+  // Ends both directions cleanly, as when both sides have sent EOF: the next pump() shuts the
+  // target's socket for writing and sends SSH_MSG_CHANNEL_EOF, then the channel is closed.
+  // For idle connections while draining: nothing buffered is lost.
+  void close_idle();
 
  private:
   // Bytes in flight one way, in one pooled block that goes back to the pool whenever the
@@ -73,8 +87,8 @@ class RelayChannel {
   };
 
   bool finish_connect();
-  bool vps_to_local(RelayTotals& totals);
-  bool local_to_vps(short revents, RelayTotals& totals);
+  bool vps_to_local(RelayTotals& totals, Clock::time_point now);
+  bool local_to_vps(short revents, RelayTotals& totals, Clock::time_point now);
   void check_done();
 
   LIBSSH2_CHANNEL* channel_;
@@ -88,6 +102,7 @@ class RelayChannel {
   bool local_eof_ = false;    // the target sent EOF
   bool eof_sent_ = false;     // ...and we passed it on with SSH_MSG_CHANNEL_EOF
   bool finished_ = false;
+  RelayActivity activity_;
   std::string error_;
 };
 

@@ -20,7 +20,7 @@ enum class State {
   authenticating,   // SSH handshake, host key check against known_hosts, public key auth
   forward_pending,  // session up, remote forward requested or refused and being retried
   serving,          // forward bound: the VPS forwards connections to us
-  draining,         // forward cancelled on request, open channels finishing
+  draining,         // forward cancelled on request, open channels finishing, idle ones closed
   drained,          // forward cancelled, no channels, session kept (planned maintenance)
   backoff,          // waiting before the next attempt
   stopping,         // SIGTERM: no new channels, open ones finish up to drain_timeout_s

@@ -65,6 +65,12 @@ std::string join_addresses(const std::vector<Address>& addresses) {
   return out;
 }
 
+// Draining closes idle connections at once (RelayActivity says why). Stopping (SIGTERM) does
+// the same: it too has cancelled the forward and only waits for open connections, so an idle
+// kept-alive one would hold the exit for the whole drain_timeout_s, during which the VPS nginx
+// keeps sending requests through this tunnel instead of the other one.
+bool closes_idle_connections(State s) { return s == State::draining || s == State::stopping; }
+
 bool has_session(State s) {
   return s == State::forward_pending || s == State::serving || s == State::draining ||
          s == State::drained || s == State::stopping;
@@ -401,7 +407,7 @@ void Worker::drive_session(Clock::time_point now) {
         close_channel(ch);
         continue;
       }
-      relays_.push_back(std::make_unique<RelayChannel>(ch, tunnel_.local, buffers_));
+      relays_.push_back(std::make_unique<RelayChannel>(ch, tunnel_.local, buffers_, now));
     }
     if (at_connection_limit_ && relays_.size() < static_cast<size_t>(tunnel_.max_connections)) {
       spdlog::info("tunnel {}: below max_connections again; {} connections were refused",
@@ -530,11 +536,27 @@ void Worker::drive_forward(Clock::time_point now) {
   }
 }
 
-bool Worker::drive_relays(Clock::time_point) {
+bool Worker::drive_relays(Clock::time_point now) {
   bool progress = false;
   for (size_t i = 0; i < relays_.size(); ++i) {
     const short revents = i < relay_revents_.size() ? relay_revents_[i] : 0;
-    progress |= relays_[i]->pump(revents, totals_);
+    progress |= relays_[i]->pump(revents, totals_, now);
+  }
+  // After the pump, so a request that has just arrived counts as activity, not as idle.
+  if (closes_idle_connections(machine_.state())) {
+    int closed = 0;
+    for (auto& r : relays_) {
+      const auto idle_at = r->idle_at();
+      if (!idle_at || *idle_at > now) continue;
+      r->close_idle();
+      progress |= r->pump(0, totals_, now);
+      ++closed;
+    }
+    if (closed > 0) {
+      spdlog::debug("tunnel {}: {}: closed {} idle connection(s)", tunnel_.name,
+                    to_string(machine_.state()), closed);
+      dirty_ = true;  // channels_open changed
+    }
   }
   for (size_t i = 0; i < relays_.size();) {
     if (!relays_[i]->finished()) {
@@ -885,6 +907,11 @@ std::optional<Worker::Clock::time_point> Worker::next_deadline(Clock::time_point
   if (machine_.state() == State::serving && tunnel_.probe && !probe_) consider(next_probe_);
   if (probe_ || opening_ == Opening::probe) consider(now + milliseconds(100));
   if (!closing_.empty()) consider(now + milliseconds(100));
+  if (closes_idle_connections(machine_.state())) {
+    for (const auto& r : relays_) {
+      if (auto idle_at = r->idle_at()) consider(*idle_at);
+    }
+  }
   if (watchdog_usec_ != 0) consider(next_watchdog_);
   if (!trimmed_ && conn_) consider(last_traffic_ + kIdleTrim);
   if (dirty_) consider(last_publish_ + kPublishEvery);

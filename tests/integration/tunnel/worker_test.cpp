@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -609,6 +611,95 @@ TEST_F(TunnelWorker, DrainAndResumeThroughTheControlApi) {
       << metrics->body;
 }
 
+// Reads exactly `n` bytes (or less on EOF, error or the socket's receive timeout).
+std::string read_exactly(int fd, size_t n) {
+  std::string out;
+  char buf[4096];
+  while (out.size() < n) {
+    const ssize_t k = ::recv(fd, buf, std::min(sizeof buf, n - out.size()), 0);
+    if (k <= 0) break;
+    out.append(buf, static_cast<size_t>(k));
+  }
+  return out;
+}
+
+// The VPS nginx keeps its upstream connections alive, so an idle one would never end by itself:
+// drain closes it at once (EOF to the VPS side), long before drain_timeout_s, and nginx's next
+// connection goes to the other tunnel.
+TEST_F(TunnelWorker, DrainClosesAnIdleKeptAliveConnectionAtOnce) {
+  sshd_->start();
+  start_worker("probe = false\ndrain_timeout_s = 60\n");
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  // ECHO stands for a kept-alive HTTP connection: a request gets its answer and the connection
+  // stays open until a side closes it.
+  const int fd = connect_local(remote_port_);
+  ASSERT_GE(fd, 0);
+  const std::string request = "GET / HTTP/1.1\r\nHost: t1\r\n\r\n";
+  const std::string command = "ECHO\n" + request;
+  ASSERT_TRUE(send_all(fd, command.data(), command.size()));
+  ASSERT_EQ(read_exactly(fd, request.size()), request);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->channels_open == 1;
+      },
+      seconds(5)));
+
+  auto drained = control().drain();
+  ASSERT_TRUE(drained) << drained.error().message;
+  // The worker closes it: EOF, not the receive timeout (drain_timeout_s is 60).
+  timeval tv{15, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char c = 0;
+  const ssize_t n = ::recv(fd, &c, 1, 0);
+  const int err = errno;
+  ::close(fd);
+  EXPECT_EQ(n, 0) << (n < 0 ? std::strerror(err) : "data after the answer") << "\n" << worker_log();
+  ASSERT_TRUE(wait_state("drained", seconds(15))) << worker_log();
+  EXPECT_EQ(status()->channels_open, 0);
+}
+
+// Only idle connections are closed: an answer still streaming finishes, and a request whose
+// answer has not begun stays open however long the target takes (here: well past the quiet
+// period), until it is answered.
+TEST_F(TunnelWorker, DrainLetsAnAnswerInProgressFinish) {
+  sshd_->start();
+  start_worker("probe = false\ndrain_timeout_s = 60\n");
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  // 200000 bytes over 8 s, a chunk every 400 ms. (A jthread: joined even when an assertion
+  // below returns early.)
+  std::string slow;
+  std::jthread reader([&] { slow = exchange_keep_open("SLOW 200000 8000\n"); });
+  // UP answers only after EOF: its request is in flight until the client half-closes.
+  const int up = connect_local(remote_port_);
+  ASSERT_GE(up, 0);
+  ASSERT_TRUE(send_all(up, "UP\nhello", 8));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status();
+        return s && s->channels_open == 2;
+      },
+      seconds(5)));
+
+  auto drained = control().drain();
+  ASSERT_TRUE(drained) << drained.error().message;
+  std::this_thread::sleep_for(milliseconds(3000));  // three quiet periods
+  auto s = status();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->state, "draining");
+  EXPECT_EQ(s->channels_open, 2);
+  // The request still waiting for its answer gets it.
+  ::shutdown(up, SHUT_WR);
+  const std::string answer = read_all(up);
+  ::close(up);
+  testing::Sha256 sha;
+  sha.update("hello", 5);
+  EXPECT_EQ(answer, sha.hex() + "\n");
+  reader.join();
+  EXPECT_EQ(slow.size(), 200000u);  // not cut
+  ASSERT_TRUE(wait_state("drained", seconds(15))) << worker_log();
+}
+
 TEST_F(TunnelWorker, SigtermStopsNewConnectionsLetsOpenOnesFinishAndExitsZero) {
   sshd_->start();
   start_worker("probe = false\n");
@@ -620,6 +711,27 @@ TEST_F(TunnelWorker, SigtermStopsNewConnectionsLetsOpenOnesFinishAndExitsZero) {
   ASSERT_TRUE(wait_until([&] { return connect_local(remote_port_) < 0; }, seconds(5)));
   reader.join();
   EXPECT_EQ(slow.size(), 200000u);  // the open connection finished
+  EXPECT_EQ(worker_->wait(), 0);
+  EXPECT_NE(worker_log().find("stopped"), std::string::npos);
+}
+
+// SIGTERM closes idle connections at once too, as drain does: an idle kept-alive connection does
+// not hold the exit for drain_timeout_s.
+TEST_F(TunnelWorker, SigtermClosesAnIdleKeptAliveConnectionAndExitsWithoutWaiting) {
+  sshd_->start();
+  start_worker("probe = false\ndrain_timeout_s = 60\n");
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  const int fd = connect_local(remote_port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "ECHO\nping\n", 10));
+  ASSERT_EQ(read_exactly(fd, 5), "ping\n");
+  ::kill(worker_->pid(), SIGTERM);
+  timeval tv{15, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char c = 0;
+  const ssize_t n = ::recv(fd, &c, 1, 0);
+  ::close(fd);
+  EXPECT_EQ(n, 0) << worker_log();
   EXPECT_EQ(worker_->wait(), 0);
   EXPECT_NE(worker_log().find("stopped"), std::string::npos);
 }
