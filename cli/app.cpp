@@ -12,6 +12,7 @@
 
 #include "cli/check_command.h"
 #include "cli/config_command.h"
+#include "cli/controller_command.h"
 #include "cli/exit_codes.h"
 #include "cli/terminal.h"
 #include "common/config.h"
@@ -263,6 +264,43 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--guest", run_args.guest, "Only back up this [[guest]] (by name)");
 
+  // controller
+  ControllerArgs controller_args;
+  auto* controller = app.add_subcommand(
+      "controller",
+      "Run the controller: every [controller] interval_s observe the cluster and the workers, "
+      "plan, and carry out the actions enabled by [controller] enforce (none by default: it "
+      "only logs and reports what it would do). One controller in the cluster acts (the leader "
+      "lock); the others observe and serve status. Serves /healthz, /v1/status, /metrics and "
+      "a status page on [controller] listen.");
+  controller->add_option("--config", controller_args.config_path, "Config file")
+      ->capture_default_str();
+  controller->add_flag("--dry-run", controller_args.dry_run,
+                       "Plan and log, never act, never take the leader lock");
+  controller->add_flag("--once", controller_args.once,
+                       "Run one cycle, print what happened, and exit");
+
+  // maintenance start|stop TUNNEL
+  MaintenanceArgs maintenance_args;
+  auto* maintenance = app.add_subcommand(
+      "maintenance",
+      "Planned maintenance of a tunnel, through the local controller's API ([controller] "
+      "listen, bearer token of [controller] token_file): `start` drains the tunnel's worker so "
+      "that the VPS moves traffic to the other tunnel, and the controller leaves it drained "
+      "until `stop`.");
+  maintenance->require_subcommand(1);
+  auto* maintenance_start = maintenance->add_subcommand("start", "Start planned maintenance");
+  auto* maintenance_stop = maintenance->add_subcommand("stop", "Stop planned maintenance");
+  for (auto* sub : {maintenance_start, maintenance_stop}) {
+    sub->add_option("tunnel", maintenance_args.tunnel, "The [[tunnel]] name")->required();
+    sub->add_option("--config", maintenance_args.config_path, "Config file")->capture_default_str();
+  }
+  maintenance_start
+      ->add_option("--wait", maintenance_args.wait_s,
+                   "Wait up to S seconds until the worker is drained (0: do not wait)")
+      ->check(seconds_between(0, 3600))
+      ->capture_default_str();
+
   // tunnel, tunnel status
   TunnelCli tunnel(app);
 
@@ -279,7 +317,8 @@ int run(int argc, char** argv) {
   // result only warn.
   if (tunnel.runs_worker()) exec_worker_if_installed(argc, argv);
   const bool report_command = check->parsed() || verify->parsed();
-  log::setup(log::Options{verbose - quiet, tunnel.runs_worker() ? spdlog::level::info
+  const bool daemon = tunnel.runs_worker() || (controller->parsed() && !controller_args.once);
+  log::setup(log::Options{verbose - quiet, daemon ? spdlog::level::info
                                            : quiet_logs(report_command, verbose - quiet)
                                                ? spdlog::level::off
                                                : spdlog::level::warn});
@@ -300,6 +339,11 @@ int run(int argc, char** argv) {
   if (run->parsed()) {
     run_args.format = run_format == "json" ? OutputFormat::json : OutputFormat::text;
     return run_backup_run(run_args);
+  }
+  if (controller->parsed()) return run_controller(controller_args);
+  if (maintenance->parsed()) {
+    maintenance_args.start = maintenance_start->parsed();
+    return run_maintenance(maintenance_args);
   }
   if (tunnel.parsed()) return tunnel.run();
   return kBadUsage;

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/bearer_token.h"
+
 namespace pvt::tunnel {
 namespace {
 
@@ -24,17 +26,6 @@ http::Response json_response(int status, std::string body) {
   r.status = status;
   r.body = std::move(body);
   return r;
-}
-
-// Compares without an early exit, so response timing does not reveal how much of a guess was
-// right (the length is not secret).
-bool same_secret(std::string_view given, std::string_view token) {
-  if (given.size() != token.size() || token.empty()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < token.size(); ++i) {
-    diff |= static_cast<unsigned char>(given[i] ^ token[i]);
-  }
-  return diff == 0;
 }
 
 }  // namespace
@@ -111,10 +102,7 @@ ControlServer::~ControlServer() { stop(); }
 
 Result<void> ControlServer::start(const config::HostPort& listen) {
   server_.set_gate([this](const http::Request& req) -> std::optional<http::Response> {
-    const std::string* auth = req.header("authorization");
-    const std::string_view prefix = "Bearer ";
-    if (auth == nullptr || auth->compare(0, prefix.size(), prefix) != 0 ||
-        !same_secret(std::string_view(*auth).substr(prefix.size()), token_)) {
+    if (!http::bearer_matches(req, token_)) {
       http::Response refusal =
           json_response(401, json_error("missing or wrong bearer token (control_token_file)"));
       refusal.headers.emplace_back("WWW-Authenticate", "Bearer");

@@ -23,6 +23,10 @@ class RealEnv final : public Env {
   // requests in flight (shutdown).
   RealEnv(const config::Config& cfg, std::string owner, const std::atomic<bool>* cancel);
 
+  // SIGHUP: the PVE connection, the workers and the public URL from the new config. The lock,
+  // the audit log and the flags stay where they are (moving them needs a restart).
+  void reload(const config::Config& cfg);
+
   Clock& clock() override { return clock_; }
   pve::Client& pve() override { return *client_; }
   tunnel::WorkerControl* worker(const std::string& tunnel) override;
@@ -40,6 +44,7 @@ class RealEnv final : public Env {
   audit::AuditLog audit_;
   maintenance::MaintenanceFlags flags_;
   std::optional<std::string> public_url_;
+  const std::atomic<bool>* cancel_;
 };
 
 }  // namespace pvt::controller
