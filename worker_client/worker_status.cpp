@@ -33,6 +33,32 @@ Result<T> required_field(const Json& j, const char* key) {
 
 }  // namespace
 
+WorkerState worker_state(std::string_view state) {
+  static constexpr std::pair<std::string_view, WorkerState> kStates[] = {
+      {"resolving", WorkerState::resolving},
+      {"connecting", WorkerState::connecting},
+      {"authenticating", WorkerState::authenticating},
+      {"forward-pending", WorkerState::forward_pending},
+      {"serving", WorkerState::serving},
+      {"draining", WorkerState::draining},
+      {"drained", WorkerState::drained},
+      {"backoff", WorkerState::backoff},
+      {"stopping", WorkerState::stopping}};
+  for (const auto& [name, value] : kStates) {
+    if (name == state) return value;
+  }
+  return WorkerState::other;
+}
+
+bool carries_traffic(const WorkerStatus& s) {
+  return worker_state(s.state) == WorkerState::serving && s.forward.has_value();
+}
+
+bool drained_or_draining(const WorkerStatus& s) {
+  const auto state = worker_state(s.state);
+  return state == WorkerState::drained || state == WorkerState::draining;
+}
+
 Result<WorkerStatus> parse_worker_status(const std::string& body) {
   Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return fail("worker status is not a JSON object");

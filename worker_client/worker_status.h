@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 
@@ -38,6 +39,27 @@ struct WorkerStatus {
   int64_t forward_refusals = 0;
   int64_t ssh_heap_bytes = 0;  // what libssh2 holds (flat over an idle run, or something leaks)
 };
+
+// The worker's state as a value; `other` for a state this version does not know (a newer
+// worker), which callers treat as neither serving nor drained.
+enum class WorkerState {
+  resolving,
+  connecting,
+  authenticating,
+  forward_pending,
+  serving,
+  draining,
+  drained,
+  backoff,
+  stopping,
+  other
+};
+WorkerState worker_state(std::string_view state);  // "forward-pending" -> forward_pending
+
+// Serving with its forward bound: the tunnel can carry traffic.
+bool carries_traffic(const WorkerStatus& s);
+// Drained or on the way there: the other tunnel carries the traffic by intent.
+bool drained_or_draining(const WorkerStatus& s);
 
 // The /v1/status body the worker serves (parse_worker_status reads it back).
 std::string worker_status_json(const WorkerStatus& s);

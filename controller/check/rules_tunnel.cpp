@@ -47,11 +47,6 @@ const tunnel::WorkerStatus* worker_status(const config::Tunnel& t, const Observa
   return w == o.workers.end() || !w->second ? nullptr : &*w->second;
 }
 
-// Drained or on the way there: the other tunnel carries the traffic by intent.
-bool drained(const tunnel::WorkerStatus& s) {
-  return s.state == "drained" || s.state == "draining";
-}
-
 }  // namespace
 
 void rule_tunnel_worker(const config::Tunnel& t, const Observation& o, Builder& b) {
@@ -67,14 +62,14 @@ void rule_tunnel_worker(const config::Tunnel& t, const Observation& o, Builder& 
     return;
   }
   const auto& s = *status;
-  if (drained(s)) {
+  if (tunnel::drained_or_draining(s)) {
     b.add("tunnel.worker", t.name, Status::warning, opt(s.state), opt("serving"),
           "drained for maintenance: traffic goes to the other tunnel",
           fmt::format("when the maintenance is done, resume it: `curl -H \"Authorization: Bearer "
                       "$(cat {})\" -d '' {}/v1/resume`",
                       t.control_token_file.value_or("CONTROL_TOKEN_FILE"),
                       t.control_url.value_or("CONTROL_URL")));
-  } else if (s.forward && s.state == "serving") {
+  } else if (tunnel::carries_traffic(s)) {
     b.add("tunnel.worker", t.name, Status::ok, opt(fmt::format("serving {}", *s.forward)),
           opt("serving"), fmt::format("forward {} bound on {}", *s.forward, s.vps));
   } else {
@@ -97,7 +92,7 @@ void rule_tunnel_probe(const config::Tunnel& t, const Observation& o, Builder& b
           "probe disabled in the config");
     return;
   }
-  if (drained(s)) {
+  if (tunnel::drained_or_draining(s)) {
     b.add("tunnel.probe", t.name, Status::warning, opt("paused"), opt("ok"),
           "probe paused while drained");
     return;

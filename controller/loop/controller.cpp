@@ -20,10 +20,6 @@ using planner::GuestPhase;
 
 const char* type_name(config::GuestType t) { return t == config::GuestType::qemu ? "qemu" : "lxc"; }
 
-bool is_drained(const std::string& worker_state) {
-  return worker_state == "draining" || worker_state == "drained";
-}
-
 // Starts in the configured startup order, so that what must come up first is asked first; the
 // other actions keep the planner's order.
 void order_starts(std::vector<planner::Action>& actions, const config::Config& cfg) {
@@ -103,7 +99,9 @@ void Controller::read_workers(check::Observation& o, std::vector<std::string>& l
     if (w == nullptr) continue;
     auto st = w->status();
     std::string now = st ? st->state : "unreachable: " + st.error().message;
-    if (st && st->state == "serving" && !st->forward) now += " (no forward bound)";
+    if (st && tunnel::worker_state(st->state) == tunnel::WorkerState::serving && !st->forward) {
+      now += " (no forward bound)";
+    }
     // Logged when it changes, so that the log tells the worker's story next to the guests'.
     auto& said = worker_said_[t.name];
     if (said != now) {
@@ -219,7 +217,7 @@ void Controller::drive_maintenance(const check::Observation& o, const planner::O
     auto ws = o.workers.find(t.name);
     if (worker == nullptr || ws == o.workers.end() || !ws->second) continue;
     const bool flagged = observed.maintenance.count(t.name) > 0;
-    const bool drained = is_drained(ws->second->state);
+    const bool drained = tunnel::drained_or_draining(*ws->second);
     if (flagged && !drained) {
       auto r = worker->drain();
       lines.push_back(fmt::format("tunnel {}: planned maintenance: drain {}", t.name,
@@ -355,7 +353,7 @@ void Controller::publish(const check::Observation& o, const planner::Observed& o
       v.state = "unreachable";
     } else {
       v.state = w->second->state;
-      v.serving = w->second->state == "serving" && w->second->forward.has_value();
+      v.serving = tunnel::carries_traffic(*w->second);
       if (w->second->probe.latency_ms) v.probe_latency_s = *w->second->probe.latency_ms / 1000.0;
     }
     s.tunnels.push_back(std::move(v));

@@ -101,8 +101,8 @@ Observed observe(const config::Config& cfg, const check::Observation& o,
     ObservedTunnel ot;
     if (w->second) {
       ot.reachable = true;
-      ot.serving = w->second->state == "serving" && w->second->forward.has_value();
-      ot.drained = w->second->state == "drained" || w->second->state == "draining";
+      ot.serving = tunnel::carries_traffic(*w->second);
+      ot.drained = tunnel::drained_or_draining(*w->second);
     }
     out.tunnels.emplace(t.name, ot);
   }

@@ -99,3 +99,40 @@ TEST(WorkerStatusJson, InvalidUtf8InTheLastErrorIsRepaired) {
 
 }  // namespace
 }  // namespace pvt::tunnel
+
+namespace pvt::tunnel {
+namespace {
+
+TEST(WorkerState, EveryDocumentedStateAndAnUnknownOne) {
+  EXPECT_EQ(worker_state("resolving"), WorkerState::resolving);
+  EXPECT_EQ(worker_state("connecting"), WorkerState::connecting);
+  EXPECT_EQ(worker_state("authenticating"), WorkerState::authenticating);
+  EXPECT_EQ(worker_state("forward-pending"), WorkerState::forward_pending);
+  EXPECT_EQ(worker_state("serving"), WorkerState::serving);
+  EXPECT_EQ(worker_state("draining"), WorkerState::draining);
+  EXPECT_EQ(worker_state("drained"), WorkerState::drained);
+  EXPECT_EQ(worker_state("backoff"), WorkerState::backoff);
+  EXPECT_EQ(worker_state("stopping"), WorkerState::stopping);
+  EXPECT_EQ(worker_state("hibernating"), WorkerState::other);
+  EXPECT_EQ(worker_state("Serving"), WorkerState::other);
+  EXPECT_EQ(worker_state(""), WorkerState::other);
+}
+
+TEST(WorkerState, CarriesTrafficOnlyWhenServingWithItsForwardBound) {
+  WorkerStatus s;
+  s.state = "serving";
+  EXPECT_FALSE(carries_traffic(s));
+  s.forward = "127.0.0.1:29000";
+  EXPECT_TRUE(carries_traffic(s));
+  s.state = "draining";
+  EXPECT_FALSE(carries_traffic(s));
+  EXPECT_TRUE(drained_or_draining(s));
+  s.state = "drained";
+  EXPECT_TRUE(drained_or_draining(s));
+  s.state = "something-new";
+  EXPECT_FALSE(carries_traffic(s));
+  EXPECT_FALSE(drained_or_draining(s));
+}
+
+}  // namespace
+}  // namespace pvt::tunnel
