@@ -14,7 +14,10 @@ PVT_PACKAGES=(
 # Only the test suite needs these: the tunnel worker's tests start a real sshd of their own (on
 # a free loopback port). Debian's package also enables the system sshd; disable it where that is
 # not wanted (`systemctl disable --now ssh`).
-PVT_TEST_PACKAGES=(openssh-server openssh-client)
+PVT_TEST_PACKAGES=(
+  openssh-server openssh-client
+  chromium  # the status page test renders the controller's page in headless Chromium
+)
 
 # Seconds since the script started, so a CI log shows where the time goes.
 pvt_log() { printf '==> [%4ds] %s\n' "$SECONDS" "$*" >&2; }

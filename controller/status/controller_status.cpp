@@ -151,63 +151,162 @@ std::string to_metrics(const ControllerStatus& s) {
 }
 
 std::string to_html(const ControllerStatus& s, int refresh_s) {
+  // What a person needs first: does anything need attention, who acts, where traffic goes and
+  // how fresh this is; the tables below hold the detail.
+  std::vector<std::string> attention;
+  for (const auto& g : s.guests) {
+    if (g.power != "running") {
+      attention.push_back(fmt::format("Guest {} is {}.", html(g.name), html(g.power)));
+    }
+    if (g.onboot && !*g.onboot) {
+      attention.push_back(fmt::format("Guest {} does not start at boot.", html(g.name)));
+    }
+    if (g.backup_age_s && g.backup_allowed_age_s && *g.backup_age_s > *g.backup_allowed_age_s) {
+      attention.push_back(fmt::format("Guest {}: newest backup is {} old (allowed: {}).",
+                                      html(g.name), duration(*g.backup_age_s),
+                                      duration(*g.backup_allowed_age_s)));
+    }
+    if (g.state != "ok") {
+      attention.push_back(fmt::format("Guest {}: {}.", html(g.name), html(g.state)));
+    }
+  }
+  for (const auto& t : s.tunnels) {
+    if (!t.serving && !t.maintenance) {
+      attention.push_back(
+          fmt::format("Tunnel {} ({}): worker {}.", html(t.name), html(t.role), html(t.state)));
+    }
+  }
+
   std::string out = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta http-equiv=\"refresh\" content=\"{}\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-      "<title>pvectl-tunnel on {}</title><style>"
-      "body{{font-family:sans-serif;margin:1.5em;color:#222}}"
-      "table{{border-collapse:collapse;margin-bottom:1.5em}}"
-      "td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}"
-      ".ok{{background:#dfd}}.bad{{background:#fdd}}.warn{{background:#ffd}}"
+      "<title>{}pvectl-tunnel on {}</title><style>"
+      "body{{font-family:system-ui,sans-serif;margin:1.2em 1.5em;color:#1a1a1a;"
+      "background:#fff;max-width:72em}}"
+      "h1{{font-size:1.6em;margin:0 0 .5em}}h2{{font-size:1.2em;margin:1.2em 0 .4em}}"
+      "table{{border-collapse:collapse}}"
+      "td,th{{border:1px solid #bbb;padding:.3em .7em;text-align:left;vertical-align:top}}"
+      "th{{background:#eee}}"
+      ".facts th{{background:none;border:none;padding:.15em 1em .15em 0;font-weight:600}}"
+      ".facts td{{border:none;padding:.15em 0}}.facts th,.facts td{{vertical-align:baseline}}"
+      ".ok{{background:#dcf5dc}}.bad{{background:#fbdcdc}}.warn{{background:#fdf3c4}}"
+      ".badge{{display:inline-block;padding:.05em .6em;border-radius:.3em;font-weight:600;"
+      "border:1px solid #999}}"
+      ".verdict{{margin:1em 0;padding:.6em 1.2em .6em .9em;border-left:.4em solid;"
+      "width:fit-content;min-width:30em}}"
+      ".verdict.ok{{border-color:#2e7d32}}.verdict.bad{{border-color:#c62828}}"
+      ".verdict p{{margin:0;font-weight:600}}.verdict ul{{margin:.3em 0 0;padding-left:1.3em}}"
+      ".via{{font-weight:600}}.note{{color:#444;font-size:.9em}}"
       "</style></head><body>\n",
-      refresh_s, html(s.node));
-  out += fmt::format("<h1>pvectl-tunnel on {}</h1>\n<p>{}{}{} Last cycle: {}.</p>\n", html(s.node),
-                     s.leader ? "Leader." : "Follower",
-                     s.leader ? "" : " (" + html(s.leader_why) + ").",
-                     s.dry_run ? " Dry run: nothing is changed." : "", html(s.cycle_at));
-  if (s.traffic_via) {
-    out += fmt::format("<p>Traffic goes through <b>{}</b>.</p>\n", html(*s.traffic_via));
+      refresh_s, attention.empty() ? "" : fmt::format("({}) ", attention.size()), html(s.node));
+  out += fmt::format("<h1>pvectl-tunnel controller on {}</h1>\n<table class=\"facts\">\n",
+                     html(s.node));
+
+  std::string role;
+  if (s.dry_run) {
+    role =
+        "<span id=\"role\" class=\"badge warn\">Dry run</span> &#8211; observes only, never takes "
+        "the lock";
+  } else if (s.leader) {
+    role =
+        "<span id=\"role\" class=\"badge ok\">Leader</span> &#8211; holds the lock: this "
+        "controller decides";
+  } else {
+    role = "<span id=\"role\" class=\"badge\">Follower</span> &#8211; observes only";
+    if (!s.leader_why.empty()) role += " (" + html(s.leader_why) + ")";
   }
+  out += fmt::format("<tr><th>Role</th><td>{}</td></tr>\n", role);
+
+  if (s.traffic_via) {
+    std::string role_of;
+    for (const auto& t : s.tunnels) {
+      if (t.name == *s.traffic_via) role_of = " (" + html(t.role) + ")";
+    }
+    out += fmt::format(
+        "<tr><th>Traffic</th><td id=\"traffic\">through <span class=\"via\">{}</span>{}</td>"
+        "</tr>\n",
+        html(*s.traffic_via), role_of);
+  } else {
+    out +=
+        "<tr><th>Traffic</th><td id=\"traffic\">not known: [vps] public_url is not set, or "
+        "its answer named no tunnel</td></tr>\n";
+  }
+  out += fmt::format(
+      "<tr><th>Last cycle</th><td>{}</td></tr>\n"
+      "<tr><th>PVE API errors</th><td>{} since the start</td></tr>\n</table>\n",
+      s.cycle_at.empty() ? std::string("none yet") : html(s.cycle_at), s.api_errors);
+
+  if (attention.empty()) {
+    out += "<div class=\"verdict ok\" id=\"verdict\"><p>Nothing needs attention.</p></div>\n";
+  } else {
+    out +=
+        fmt::format("<div class=\"verdict bad\" id=\"verdict\"><p>{} need{} attention:</p><ul>\n",
+                    attention.size() == 1 ? std::string("One thing")
+                                          : fmt::format("{} things", attention.size()),
+                    attention.size() == 1 ? "s" : "");
+    for (const auto& a : attention) out += "<li>" + a + "</li>\n";
+    out += "</ul></div>\n";
+  }
+
   out +=
       "<h2>Guests</h2>\n<table><tr><th>guest</th><th>VMID</th><th>node</th><th>state</th>"
-      "<th>starts at boot</th><th>newest backup</th><th>controller</th></tr>\n";
+      "<th>starts at boot</th><th>newest backup</th><th>controller's view</th></tr>\n";
   for (const auto& g : s.guests) {
     const bool up = g.power == "running";
     const bool backup_late =
         g.backup_age_s && g.backup_allowed_age_s && *g.backup_age_s > *g.backup_allowed_age_s;
+    std::string backup = "none seen";
+    if (g.backup_age_s) {
+      backup = duration(*g.backup_age_s) + " old";
+      if (g.backup_allowed_age_s) backup += " (allowed " + duration(*g.backup_allowed_age_s) + ")";
+    }
     out += fmt::format(
         "<tr id=\"guest-{}\"><td>{}</td><td>{} {}</td><td>{}</td><td class=\"{}\">{}</td>"
-        "<td class=\"{}\">{}</td><td class=\"{}\">{}</td><td>{}</td></tr>\n",
-        html(g.name), html(g.name), html(g.type), g.vmid, html(g.node), up ? "ok" : "bad",
-        html(g.power), g.onboot.value_or(false) ? "ok" : "bad",
-        g.onboot ? (*g.onboot ? "yes" : "no") : "?", backup_late ? "bad" : "ok",
-        g.backup_age_s ? duration(*g.backup_age_s) + " old" : std::string("?"), html(g.state));
+        "<td class=\"{}\">{}</td><td class=\"{}\">{}</td><td class=\"{}\">{}</td></tr>\n",
+        html(g.name), html(g.name), html(g.type), g.vmid,
+        g.node.empty() ? std::string("?") : html(g.node), up ? "ok" : "bad", html(g.power),
+        !g.onboot ? "warn" : (*g.onboot ? "ok" : "bad"),
+        g.onboot ? (*g.onboot ? "yes" : "no") : "?",
+        !g.backup_age_s ? "warn" : (backup_late ? "bad" : "ok"), backup,
+        g.state == "ok" ? "ok" : "warn", html(g.state));
   }
   out +=
-      "</table>\n<h2>Tunnels</h2>\n<table><tr><th>tunnel</th><th>role</th><th>worker</th>"
-      "<th>probe</th></tr>\n";
+      "</table>\n<h2>Tunnels</h2>\n<table><tr><th>tunnel</th><th>role</th><th>traffic</th>"
+      "<th>worker</th><th>probe</th></tr>\n";
   for (const auto& t : s.tunnels) {
     const char* cls = t.serving ? "ok" : (t.maintenance ? "warn" : "bad");
+    const bool via = s.traffic_via && *s.traffic_via == t.name;
     out += fmt::format(
-        "<tr id=\"tunnel-{}\"><td>{}</td><td>{}</td><td class=\"{}\">{}{}</td><td>{}</td></tr>\n",
-        html(t.name), html(t.name), html(t.role), cls, html(t.state),
+        "<tr id=\"tunnel-{}\"><td>{}</td><td>{}</td><td{}>{}</td><td class=\"{}\">{}{}</td>"
+        "<td>{}</td></tr>\n",
+        html(t.name), html(t.name), html(t.role), via ? " class=\"ok via\"" : "",
+        via ? "carries it" : (s.traffic_via ? "idle" : "?"), cls, html(t.state),
         t.maintenance ? " (maintenance)" : "",
-        t.probe_latency_s ? fmt::format("{:.0f} ms", *t.probe_latency_s * 1000) : "?");
+        t.probe_latency_s ? fmt::format("{:.0f} ms", *t.probe_latency_s * 1000)
+                          : std::string("not measured"));
   }
   out += "</table>\n<h2>Recent actions</h2>\n";
   if (s.recent_actions.empty()) {
-    out += "<p>None.</p>\n";
+    out += "<p>None since the start.</p>\n";
   } else {
     out += "<table><tr><th>when</th><th>action</th><th>target</th><th>result</th></tr>\n";
     for (auto it = s.recent_actions.rbegin(); it != s.recent_actions.rend(); ++it) {
-      out += fmt::format("<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>\n", html(it->at),
-                         it->enforced ? "" : "would ", html(it->kind), html(it->target),
-                         html(it->result));
+      const char* cls = it->result == "ok"                   ? " class=\"ok\""
+                        : it->result.rfind("failed", 0) == 0 ? " class=\"bad\""
+                                                             : "";
+      out += fmt::format("<tr><td>{}</td><td>{}{}</td><td>{}</td><td{}>{}</td></tr>\n",
+                         html(it->at), it->enforced ? "" : "would ", html(it->kind),
+                         html(it->target), cls, html(it->result));
     }
-    out += "</table>\n";
+    out +=
+        "</table>\n<p class=\"note\">Newest first. \"would\": found needed but not done: the "
+        "action is not in [controller] enforce (audit only), or this is a dry run.</p>\n";
   }
-  out += "</body></html>\n";
+  out += fmt::format(
+      "<p class=\"note\">This page reloads every {} s. The same facts as JSON: /v1/status; "
+      "for Prometheus: /metrics.</p>\n</body></html>\n",
+      refresh_s);
   return out;
 }
 

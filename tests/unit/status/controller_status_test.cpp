@@ -78,13 +78,49 @@ TEST(StatusHtml, ShowsEveryGuestAndTunnelAndStandsAlone) {
   }
 }
 
+TEST(StatusHtml, SaysFirstWhatNeedsAttentionWhoLeadsAndWhereTrafficGoes) {
+  const std::string page = to_html(sample(), 10);
+  const size_t tables = page.find("<h2>Guests</h2>");
+  ASSERT_NE(tables, std::string::npos);
+  for (const char* line : {"<p>3 things need attention:</p>", "<li>Guest tunnel2 is stopped.</li>",
+                           "<li>Guest tunnel2 does not start at boot.</li>",
+                           "<li>Guest tunnel2: giving up until 2026-12-07T16:15:00Z.</li>",
+                           "<span id=\"role\" class=\"badge ok\">Leader</span>",
+                           "through <span class=\"via\">tunnel1</span> (primary)"}) {
+    const size_t at = page.find(line);
+    EXPECT_NE(at, std::string::npos) << line;
+    EXPECT_LT(at, tables) << line << " is not above the tables";
+  }
+  // A tunnel in maintenance is drained on purpose: nothing to look at.
+  EXPECT_EQ(page.find("<li>Tunnel tunnel2"), std::string::npos);
+  EXPECT_NE(page.find("<td class=\"ok via\">carries it</td>"), std::string::npos);
+  EXPECT_NE(page.find("<title>(3) pvectl-tunnel on pve1</title>"), std::string::npos);
+}
+
+TEST(StatusHtml, AWellFollowerSaysWhoHoldsTheLockAndThatAllIsWell) {
+  auto s = sample();
+  s.leader = false;
+  s.leader_why = "held by pve2:1234";
+  s.traffic_via.reset();
+  s.guests.pop_back();
+  s.tunnels.pop_back();
+  const std::string page = to_html(s, 10);
+  EXPECT_NE(page.find(">Follower</span>"), std::string::npos);
+  EXPECT_NE(page.find("(held by pve2:1234)"), std::string::npos);
+  EXPECT_NE(page.find("Nothing needs attention."), std::string::npos);
+  EXPECT_NE(page.find("<td id=\"traffic\">not known"), std::string::npos);
+  EXPECT_NE(page.find("<title>pvectl-tunnel on pve1</title>"), std::string::npos);
+}
+
 TEST(StatusHtml, TextFromOutsideCannotBecomeMarkup) {
   auto s = sample();
   s.guests[0].state = "blocked: <script>alert(1)</script> & \"x\"";
   s.recent_actions[0].result = "failed: <img onerror=x>\x1b[2J";
+  s.traffic_via = "<iframe>";
   const std::string page = to_html(s, 10);
   EXPECT_EQ(page.find("<script>"), std::string::npos);
   EXPECT_EQ(page.find("<img"), std::string::npos);
+  EXPECT_EQ(page.find("<iframe"), std::string::npos);
   EXPECT_EQ(page.find('\x1b'), std::string::npos);
   EXPECT_NE(page.find("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;"),
             std::string::npos);
