@@ -23,7 +23,10 @@ trap cleanup EXIT INT TERM
 
 pvt_log "starting pvesim with examples/topology.toml"
 mkfifo "$work/sim.out"
-./build/pvesim --topology examples/topology.toml --listen 127.0.0.1:0 >"$work/sim.out" 2>"$work/sim.err" &
+# The reference topology, with the token also allowed to change boot flags (VM.Config.Options):
+# the demo's controller step fixes the topology's one finding.
+sed -e '/^"\/" = \[/s/"VM.Backup"\]/"VM.Backup", "VM.Config.Options"]/' examples/topology.toml >"$work/topology.toml"
+./build/pvesim --topology "$work/topology.toml" --listen 127.0.0.1:0 >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
 exec 3<"$work/sim.out"
 url="" fingerprint=""
@@ -64,9 +67,33 @@ rc_json=$?
 pvt_log "pvectl-tunnel backup verify --restore-test (restores each newest backup into VMID 9999 and removes it)"
 ./build/pvectl-tunnel backup verify --config "$work/config.toml" --restore-test
 rc_backup=$?
+
+# The controller, with its lock, flags and audit log in the demo's directory.
+install -m 600 /dev/null "$work/controller-token"
+printf 'demo-%s\n' "$RANDOM$RANDOM$RANDOM" >"$work/controller-token"
+mkdir -p "$work/lock"
+sed -e "s|^lock_dir *=.*|lock_dir = \"$work/lock\"\nstate_dir = \"$work/state\"|" \
+    -e "s|^audit_log *=.*|audit_log = \"$work/audit.jsonl\"|" \
+    -e "s|^token_file *=.*|token_file = \"$work/controller-token\"|" \
+    "$work/config.toml" >"$work/controller.toml"
+pvt_log "pvectl-tunnel controller --once --dry-run (one cycle: what it would do; changes nothing)"
+./build/pvectl-tunnel controller --config "$work/controller.toml" --once --dry-run
+rc_dry=$?
+sed -i -e 's|^enforce *=.*|enforce = ["onboot"]|' "$work/controller.toml"
+pvt_log "pvectl-tunnel controller --once with enforce = [\"onboot\"] (fixes the finding)"
+./build/pvectl-tunnel controller --config "$work/controller.toml" --once
+rc_ctl=$?
+pvt_log "its audit log"
+cat "$work/audit.jsonl"
+pvt_log "pvectl-tunnel check again: guest.onboot is OK now"
+./build/pvectl-tunnel check --config "$work/config.toml" | head -n 1
 set -e
 echo
 pvt_log "report exit codes: check text $rc_text, json $rc_json, backup verify $rc_backup (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"
+if [ "$rc_dry" -ne 0 ] || [ "$rc_ctl" -ne 0 ]; then
+  echo "the controller could not run (exit $rc_dry, $rc_ctl): see the output above" >&2
+  exit 1
+fi
 if [ "$rc_text" -eq 3 ] || [ "$rc_json" -eq 3 ] || [ "$rc_backup" -eq 3 ]; then
   echo "the demo could not produce a report (UNKNOWN): see the output above" >&2
   exit 1
