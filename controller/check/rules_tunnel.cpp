@@ -65,9 +65,10 @@ void rule_tunnel_worker(const config::Tunnel& t, const Observation& o, Builder& 
   if (tunnel::drained_or_draining(s)) {
     b.add("tunnel.worker", t.name, Status::warning, opt(s.state), opt("serving"),
           "drained for maintenance: traffic goes to the other tunnel",
-          fmt::format("when the maintenance is done, resume it: `curl -H \"Authorization: Bearer "
-                      "$(cat {})\" -d '' {}/v1/resume`",
-                      t.control_token_file.value_or("CONTROL_TOKEN_FILE"),
+          fmt::format("when the maintenance is done: `pvectl-tunnel maintenance stop {}` on a "
+                      "Proxmox host; without a controller, resume the worker itself: `curl -H "
+                      "\"Authorization: Bearer $(cat {})\" -d '' {}/v1/resume`",
+                      t.name, t.control_token_file.value_or("CONTROL_TOKEN_FILE"),
                       t.control_url.value_or("CONTROL_URL")));
   } else if (tunnel::carries_traffic(s)) {
     b.add("tunnel.worker", t.name, Status::ok, opt(fmt::format("serving {}", *s.forward)),
