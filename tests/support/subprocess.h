@@ -171,6 +171,23 @@ class Background {
     return exit_code_;
   }
 
+  // Waits at most `timeout` for the process to exit by itself: its exit code (-1 for death by
+  // signal), or nothing while it still runs.
+  std::optional<int> wait_for(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return exit_code_;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return exit_code_;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      usleep(20000);
+    }
+  }
+
   pid_t pid() const { return pid_; }
 
  private:
