@@ -434,7 +434,11 @@ void Server::dispatch(Connection& c, Clock::time_point now) {
   const Route* match = nullptr;
   std::string allow;
   for (const auto& route : routes_) {
-    if (route.path != r.path) continue;
+    const bool prefix = !route.path.empty() && route.path.back() == '*';
+    if (prefix ? r.path.compare(0, route.path.size() - 1, route.path, 0, route.path.size() - 1) != 0
+               : route.path != r.path) {
+      continue;
+    }
     if (route.method == r.method) {
       match = &route;
       break;

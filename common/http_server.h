@@ -106,7 +106,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Before run(). A path with routes answers other methods with 405 and an Allow header; any
-  // other path with 404.
+  // other path with 404. A path ending in '*' matches every path that starts with what precedes
+  // it (the handler reads the rest from the request).
   void route(std::string method, std::string path, Handler handler);
   void set_gate(Gate gate);
 

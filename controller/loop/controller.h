@@ -50,7 +50,7 @@ class Controller {
   // leader acts on. The error says what is wrong (unknown tunnel, flag not writable).
   Result<void> set_maintenance(const std::string& tunnel, bool start, const std::string& by);
 
-  // The config's tunnel names, for routing the status server's POST paths.
+  // The config's tunnel names (as of the last reload).
   std::vector<std::string> tunnel_names() const;
 
  private:

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/bearer_token.h"
@@ -98,15 +99,17 @@ Result<void> StatusServer::start(const config::HostPort& listen) {
                            "default-src 'none'; style-src 'unsafe-inline'");
     return r;
   });
-  for (const auto& tunnel : controller_.tunnel_names()) {
-    for (const bool start : {true, false}) {
-      const std::string path =
-          fmt::format("{}{}/{}", kMaintenancePrefix, tunnel, start ? "start" : "stop");
-      server_.route("POST", path, [this, tunnel, start](const http::Request& req) {
-        return maintenance(tunnel, start, req);
-      });
+  // One route for every tunnel, also those a reload adds: /v1/maintenance/{tunnel}/start|stop.
+  server_.route("POST", std::string(kMaintenancePrefix) + "*", [this](const http::Request& req) {
+    const std::string_view rest = std::string_view(req.path).substr(kMaintenancePrefix.size());
+    const auto slash = rest.find('/');
+    const std::string_view verb = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+    if (slash == 0 || (verb != "start" && verb != "stop")) {
+      return http::Reply(http::error_response(
+          404, "use POST /v1/maintenance/{tunnel}/start or /v1/maintenance/{tunnel}/stop"));
     }
-  }
+    return maintenance(std::string(rest.substr(0, slash)), verb == "start", req);
+  });
   auto bound = server_.listen(listen.host, listen.port);
   if (!bound) {
     return fail(fmt::format("cannot listen on {} for the status server ([controller] listen): {}",
@@ -134,6 +137,11 @@ http::Reply StatusServer::maintenance(const std::string& tunnel, bool start,
       if (!body["by"].is_string()) return http::error_response(400, "\"by\" must be a string");
       by = text::sanitize(body["by"].get<std::string>().substr(0, 128));
     }
+  }
+  const auto tunnels = controller_.tunnel_names();
+  if (std::find(tunnels.begin(), tunnels.end(), tunnel) == tunnels.end()) {
+    return http::error_response(
+        404, fmt::format("no tunnel \"{}\" in the controller's config", text::sanitize(tunnel)));
   }
   auto r = controller_.set_maintenance(tunnel, start, by);
   if (!r) return http::error_response(500, r.error().message);

@@ -76,6 +76,9 @@ std::string to_json(const ControllerStatus& s) {
                        {"enforced", a.enforced},
                        {"result", a.result}});
   }
+  // {"start": {"ok": 2, "failed": 1}, "onboot": {"would": 1}}
+  Json totals = Json::object();
+  for (const auto& [key, n] : s.actions_total) totals[key.first][key.second] = n;
   const Json j = {{"node", s.node},
                   {"leader", s.leader},
                   {"leader_why", s.leader_why},
@@ -85,6 +88,7 @@ std::string to_json(const ControllerStatus& s) {
                   {"guests", guests},
                   {"tunnels", tunnels},
                   {"recent_actions", actions},
+                  {"actions_total", totals},
                   {"api_errors", s.api_errors}};
   // Text from the cluster and the workers may carry any bytes: replaced, never thrown.
   return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";

@@ -117,15 +117,36 @@ TEST_F(StatusServerTest, MaintenanceNeedsTheBearerToken) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_TRUE(world_.flags.empty());
-  r = c.Post("/v1/maintenance/tunnel9/start", "", "application/json");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 404);
+  for (const char* path :
+       {"/v1/maintenance/tunnel9/start", "/v1/maintenance/tunnel1/pause", "/v1/maintenance/tunnel1",
+        "/v1/maintenance//start", "/v1/maintenance/tunnel1/start/now"}) {
+    r = c.Post(path, "", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404) << path;
+  }
+  EXPECT_TRUE(world_.flags.empty());
   r = c.Post("/v1/maintenance/tunnel1/start", "[1,2]", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   r = c.Post("/v1/maintenance/tunnel1/start", R"({"by":7})", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
+}
+
+TEST_F(StatusServerTest, ATunnelAddedByAReloadCanBePutIntoMaintenance) {
+  start();
+  auto cfg = *config::parse(read_text(kDir + "config.toml"), kDir + "config.toml",
+                            config::Command::controller, config::ParseOptions{false});
+  auto extra = cfg.tunnels.back();
+  extra.name = "tunnel3";
+  cfg.tunnels.push_back(extra);
+  controller_.reload(cfg);
+  auto c = client();
+  c.set_bearer_token_auth(kToken);
+  auto r = c.Post("/v1/maintenance/tunnel3/start", "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(world_.flags.count("tunnel3"), 1u);
 }
 
 TEST_F(StatusServerTest, WithoutATokenFileNothingCanBeChanged) {

@@ -107,6 +107,12 @@ class HttpServerTest : public ::testing::Test {
         return r;
       }};
     });
+    server_->route("GET", "/items/*", [](const Request& req) -> Reply {
+      Response r;
+      r.content_type = "text/plain";
+      r.body = req.path.substr(std::string("/items/").size());
+      return r;
+    });
     server_->route("GET", "/throw",
                    [](const Request&) -> Reply { throw std::runtime_error("a handler's bug"); });
     auto listening = server_->listen("127.0.0.1", 0);
@@ -210,6 +216,21 @@ TEST_F(HttpServerTest, UnknownPathsAre404AndOtherMethodsAre405WithAllow) {
   const auto delete_status = exchange_http(port_, authorized("DELETE", "/status"), seconds(2));
   EXPECT_EQ(delete_status.status, 405);
   EXPECT_EQ(delete_status.header("Allow"), "GET");
+}
+
+TEST_F(HttpServerTest, APathEndingInAStarMatchesEveryPathUnderIt) {
+  start();
+  const auto item = exchange_http(port_, authorized("GET", "/items/tunnel1/start"), seconds(2));
+  EXPECT_EQ(item.status, 200);
+  EXPECT_EQ(item.body, "tunnel1/start");
+  const auto bare = exchange_http(port_, authorized("GET", "/items/"), seconds(2));
+  EXPECT_EQ(bare.status, 200);
+  EXPECT_EQ(bare.body, "");
+  EXPECT_EQ(exchange_http(port_, authorized("GET", "/items"), seconds(2)).status, 404);
+  EXPECT_EQ(exchange_http(port_, authorized("GET", "/itemsx/1"), seconds(2)).status, 404);
+  const auto post = exchange_http(port_, authorized("POST", "/items/1"), seconds(2));
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(post.header("Allow"), "GET");
 }
 
 TEST_F(HttpServerTest, TheGateAnswersBeforeTheBodyIsSentAndClosesTheConnection) {

@@ -39,6 +39,8 @@ TEST(StatusJson, EveryGuestTunnelAndActionWithItsFields) {
   EXPECT_EQ(j["tunnels"][1]["maintenance"], true);
   EXPECT_EQ(j["recent_actions"][0]["result"], "failed: no quorum");
   EXPECT_EQ(j["api_errors"], 2);
+  EXPECT_EQ(j["actions_total"]["start"]["failed"], 1);
+  EXPECT_EQ(j["actions_total"]["onboot"]["would"], 3);
 }
 
 TEST(StatusJson, BytesFromOutsideAreRepairedNotThrown) {
