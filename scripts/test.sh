@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, checks formatting, runs the unit and
 # integration tests, then the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
-# and short benchmark smoke runs (check, and the tunnel worker against autossh + OpenSSH).
+# and short benchmark smoke runs (check, the controller's cycle, and the tunnel worker against
+# autossh + OpenSSH).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$PVT_ROOT"
@@ -30,6 +31,8 @@ pvt_log "unit tests under ASan + UBSan"
 
 pvt_log "benchmark smoke run"
 ./build/bench/check_bench --benchmark_min_time=0.01 --benchmark_filter='/1000$' >/dev/null
+# Exits 1 when the cycle's API calls grow with the cluster or a start takes more than one cycle.
+./build/bench/controller_bench --benchmark_min_time=0.01 --benchmark_filter='/(100|1000)$|StartLatency' >/dev/null
 pvt_log "tunnel benchmark smoke run (worker vs autossh + OpenSSH, --quick)"
 # The harness must run end to end; a scenario that misses a figure on a loaded CI machine is
 # reported in the JSON, not a test failure (the figures are bench/README.md's business).
