@@ -13,11 +13,20 @@
 
 namespace pvt::tunnel {
 
-// The engine, created on first use; nullptr when this OpenSSL has no engine support.
+// The engine, created on first use; nullptr when this OpenSSL has no engine support (built with
+// OPENSSL_NO_ENGINE, or with the deprecated 3.0 API compiled out) or creating it failed.
 ENGINE* aes_ctr_engine();
 
 // Makes the engine the process's default for AES-CTR. Only for the worker's process: every
-// AES-CTR context created afterwards uses it.
+// AES-CTR context created afterwards uses it. Checked before it returns: libssh2's own call
+// (EVP_CipherInit with no engine) must get the engine's cipher, with OpenSSL's AES-CTR output
+// for every key size. An error (no engine support, or registration or that check failed) leaves
+// no default behind: libssh2 keeps its own AES-CTR, which works, only slower.
 Result<void> use_aes_ctr_engine();
+
+namespace detail {
+// use_aes_ctr_engine() for any engine `e` offering AES-CTR (tests give it a broken one).
+Result<void> make_default_for_aes_ctr(ENGINE* e);
+}  // namespace detail
 
 }  // namespace pvt::tunnel

@@ -147,8 +147,9 @@ int Worker::run() {
   raise_descriptor_limit(tunnel_.name);
   libssh2_init(0);
   if (auto fast = use_aes_ctr_engine(); !fast) {
-    spdlog::warn("tunnel {}: {}; AES-CTR stays at libssh2's block-by-block speed", tunnel_.name,
-                 fast.error().message);
+    spdlog::warn(
+        "tunnel {}: the AES-CTR fast path is not available ({}); libssh2's own AES-CTR is used",
+        tunnel_.name, fast.error().message);
   }
   // Signals arrive through a signalfd in the loop; block them before any thread starts so the
   // API thread never takes one.

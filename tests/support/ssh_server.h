@@ -121,6 +121,11 @@ class SshServer {
   ~SshServer() { kill_all(); }
 
   int port() const { return port_; }
+  // Appends lines to sshd_config, before start(): keywords set nowhere above (sshd takes the
+  // first value it reads), e.g. "RekeyLimit 256K\n" or "Ciphers aes256-ctr\n".
+  void add_config(const std::string& lines) {
+    std::ofstream(dir_ / "sshd_config", std::ios::app) << lines;
+  }
   fs::path host_public_key() const { return dir_ / "ssh_host_ed25519_key.pub"; }
   // The known_hosts line for this server.
   std::string known_hosts_line() const {
