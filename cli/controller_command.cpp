@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +15,7 @@
 
 #include "cli/exit_codes.h"
 #include "common/config.h"
+#include "common/sd_notify.h"
 #include "controller/env/real_env.h"
 #include "controller/loop/controller.h"
 #include "controller/loop/status_server.h"
@@ -137,11 +137,11 @@ int run_controller(const ControllerArgs& args) {
     ctl.run_cycle();
     server.cycle_done();
     const auto s = ctl.status();
-    sd_notifyf(0, "%sWATCHDOG=1\nSTATUS=%s, last cycle %s", ready ? "" : "READY=1\n",
-               s.dry_run  ? "dry run"
-               : s.leader ? "leader"
-                          : "follower",
-               s.cycle_at.c_str());
+    sd::notify(fmt::format("{}WATCHDOG=1\nSTATUS={}, last cycle {}", ready ? "" : "READY=1\n",
+                           s.dry_run  ? "dry run"
+                           : s.leader ? "leader"
+                                      : "follower",
+                           s.cycle_at));
     ready = true;
 
     std::unique_lock lock(signals.mu);
@@ -152,7 +152,7 @@ int run_controller(const ControllerArgs& args) {
     if (signals.reload) {
       signals.reload = false;
       lock.unlock();
-      sd_notify(0, "RELOADING=1");
+      sd::notify("RELOADING=1");
       if (auto fresh = load_or_print(args.config_path)) {
         if (fresh->controller.lock_dir != cfg->controller.lock_dir ||
             fresh->controller.listen.str() != cfg->controller.listen.str() ||
@@ -169,10 +169,10 @@ int run_controller(const ControllerArgs& args) {
       } else {
         spdlog::error("reload: {} is not valid; keeping the config in use", args.config_path);
       }
-      sd_notify(0, "READY=1");
+      sd::notify("READY=1");
     }
   }
-  sd_notify(0, "STOPPING=1");
+  sd::notify("STOPPING=1");
   spdlog::info("controller: stopping on signal {}", signals.stop_signal);
   server.stop();
   ctl.shutdown(fmt::format("signal {}", signals.stop_signal));

@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include <sstream>
 
 #include "common/config_values.h"
+#include "common/sd_notify.h"
 #include "common/utc_time.h"
 #include "tunnel/aes_ctr_engine.h"
 
@@ -180,12 +180,11 @@ int Worker::run() {
                tunnel_.name, tunnel_.vps_host, tunnel_.vps_port, tunnel_.user, tunnel_.remote.str(),
                tunnel_.local.str(), tunnel_.control_listen.str());
   // Ready as soon as the loop runs: never wait for the network, so boot is not held up.
-  uint64_t usec = 0;
-  if (sd_watchdog_enabled(0, &usec) > 0) {
-    watchdog_usec_ = usec;
+  if (const auto interval = sd::watchdog_interval()) {
+    watchdog_usec_ = static_cast<uint64_t>(interval->count());
     next_watchdog_ = clock_.steady_now();
   }
-  sd_notifyf(0, "READY=1\nSTATUS=%s", describe(machine_.state()));
+  sd::notify(fmt::format("READY=1\nSTATUS={}", describe(machine_.state())));
   publish();
 
   bool busy = false;
@@ -241,7 +240,7 @@ int Worker::run() {
     publish();
   }
 
-  sd_notify(0, "STOPPING=1\nSTATUS=stopped");
+  sd::notify("STOPPING=1\nSTATUS=stopped");
   for (auto& r : relays_) r->abort("worker stopping");
   if (conn_) conn_->disconnect("pvectl-tunnel worker stopping");
   teardown();
@@ -726,7 +725,7 @@ void Worker::handle_signals(Clock::time_point now) {
       exit_ = true;
       return;
     }
-    sd_notify(0, "STOPPING=1");
+    sd::notify("STOPPING=1");
     if (!has_session(machine_.state())) {
       exit_ = true;
       return;
@@ -843,12 +842,11 @@ void Worker::log_transitions() {
       spdlog::info("tunnel {}: state {} => {}: {}", tunnel_.name, to_string(t.from), to, t.reason);
     }
     if (t.to == State::serving) {
-      sd_notifyf(0, "STATUS=serving: forward %s on %s bound, relaying to %s",
-                 tunnel_.remote.str().c_str(), tunnel_.vps_host.c_str(),
-                 tunnel_.local.str().c_str());
+      sd::notify(fmt::format("STATUS=serving: forward {} on {} bound, relaying to {}",
+                             tunnel_.remote.str(), tunnel_.vps_host, tunnel_.local.str()));
     } else {
-      sd_notifyf(0, "STATUS=%s: %s%s%s", to, describe(t.to), t.reason.empty() ? "" : " - ",
-                 t.reason.c_str());
+      sd::notify(fmt::format("STATUS={}: {}{}{}", to, describe(t.to), t.reason.empty() ? "" : " - ",
+                             t.reason));
     }
   }
 }
@@ -882,7 +880,7 @@ void Worker::publish() {
 
 void Worker::notify_systemd(Clock::time_point now) {
   if (watchdog_usec_ == 0 || now < next_watchdog_) return;
-  sd_notify(0, "WATCHDOG=1");
+  sd::notify("WATCHDOG=1");
   next_watchdog_ = now + std::chrono::microseconds(watchdog_usec_ / 2);
 }
 
