@@ -1,13 +1,14 @@
 #include "common/log.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/sinks/systemd_sink.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+
+#include "common/journal_stream_sink.h"
 
 namespace pvt::log {
 
@@ -27,7 +28,9 @@ bool stderr_is_journal() {
 void setup(const Options& options) {
   std::shared_ptr<spdlog::logger> logger;
   if (stderr_is_journal()) {
-    auto sink = std::make_shared<spdlog::sinks::systemd_sink_mt>(options.ident);
+    // Priorities as "<N>" line prefixes on the stream journald already reads; the unit names
+    // the SYSLOG_IDENTIFIER.
+    auto sink = std::make_shared<JournalStreamSink>(STDERR_FILENO);
     logger = std::make_shared<spdlog::logger>(options.ident, sink);
     logger->set_pattern("%v");
   } else {

@@ -8,7 +8,7 @@ PVT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates openssl
   libcurl4-openssl-dev nlohmann-json3-dev libssh2-1-dev libcpp-httplib-dev libspdlog-dev
   libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev
-  libsystemd-dev libexpected-dev libhowardhinnant-date-dev libssl-dev clang-format tzdata ccache
+  libexpected-dev libhowardhinnant-date-dev libssl-dev clang-format tzdata ccache
 )
 
 # Only the test suite needs these: the tunnel worker's tests start a real sshd of their own (on
