@@ -1130,7 +1130,7 @@ int64_t rss_kib(pid_t pid) {
   return -1;
 }
 
-// Idle, the slim worker is about 11 MB resident (README). The control API's caps let all clients
+// Idle, the slim worker is about 10 MB resident (README). The control API's caps let all clients
 // together hold at most 16 connections x (8 KiB of header, 4 KiB of body, 8 KiB read ahead, an
 // answer): well under 1 MB; the relayed test requests add a few 128 KiB relay buffers. 30 MB
 // leaves room for allocator slack and a build from the ordinary modules, and is far below the
