@@ -35,14 +35,14 @@ enum class FailureKind {
 
 const char* to_string(FailureKind k);
 
-// OpenSSH 9.8 and later (Debian 13, Ubuntu 24.10+) penalise a source address by default
+// OpenSSH 9.8 and later (Debian 13 ships 10.0) penalise a source address by default
 // (sshd_config(5) PerSourcePenalties; the arithmetic is srclimit.c's srclimit_penalise). Each
 // connection adds its penalty to one deadline per address (per PerSourceNetBlockSize block,
 // default /32 and /128), which then runs down in real time:
 //   authfail 5 s   disconnect after one or more failed authentication attempts (our bad key);
 //   noauth   1 s   disconnect without attempting authentication (we refused the host key);
-//   (invaliduser 5 s, refuseconnection 10 s, grace-exceeded 20 s in 9.8 and 10 s later,
-//   crash 90 s: none of them a worker's doing).
+//   (grace-exceeded 20 s in 9.8, 10 s from 9.9; refuseconnection 10 s from 9.9; invaliduser
+//   5 s from 10.3; crash 90 s: none of them a worker's doing).
 // The address is refused only while more than `min` (15 s) is left, and then until the deadline,
 // at most `max` (10 min). Penalties of authenticated sessions: none.
 //
