@@ -12,14 +12,47 @@ const char* to_string(FailureKind k) {
       return "network-timeout";
     case FailureKind::after_connect:
       return "after-connect";
+    case FailureKind::credentials:
+      return "credentials";
     case FailureKind::clean_close:
       return "clean-close";
   }
   return "?";
 }
 
+AuthFailureLimiter::AuthFailureLimiter(int max_failures, std::chrono::milliseconds window)
+    : max_(max_failures), window_(window) {}
+
+void AuthFailureLimiter::record(Clock::time_point at) {
+  if (max_ <= 0) return;
+  recent_.push_back(at);
+  while (recent_.size() > static_cast<size_t>(max_)) recent_.pop_front();
+}
+
+AuthFailureLimiter::Clock::time_point AuthFailureLimiter::next_allowed(
+    Clock::time_point now) const {
+  // Fewer than max_ failures ever: nothing to hold back. Otherwise the attempt after the last
+  // max_ failures must start after the oldest of them has left the window, so any window then
+  // holds at most max_ (the attempt's own failure comes later still).
+  if (max_ <= 0 || recent_.size() < static_cast<size_t>(max_)) return now;
+  return std::max(now, recent_.front() + window_);
+}
+
+std::chrono::milliseconds AuthFailureLimiter::wait(Clock::time_point now) const {
+  return std::chrono::ceil<std::chrono::milliseconds>(next_allowed(now) - now);
+}
+
+int AuthFailureLimiter::failures_in_window(Clock::time_point now) const {
+  return static_cast<int>(std::count_if(recent_.begin(), recent_.end(), [&](Clock::time_point t) {
+    return t <= now && now - t < window_;
+  }));
+}
+
 Backoff::Backoff(BackoffPolicy policy, uint64_t seed)
-    : policy_(policy), rng_(seed), step_(policy.initial) {}
+    : policy_(policy),
+      limiter_(policy.auth_failures_max, policy.auth_failure_window),
+      rng_(seed),
+      step_(policy.initial) {}
 
 std::chrono::milliseconds Backoff::jittered(std::chrono::milliseconds base,
                                             std::chrono::milliseconds cap) {
@@ -36,6 +69,14 @@ void Backoff::on_healthy(Clock::time_point now) {
 }
 
 std::chrono::milliseconds Backoff::on_failure(FailureKind kind, Clock::time_point now) {
+  if (kind == FailureKind::credentials) limiter_.record(now);
+  const auto wait = kind_wait(kind, now);
+  const auto floor = limiter_.wait(now);
+  limited_ = floor > wait;
+  return std::max(wait, floor);
+}
+
+std::chrono::milliseconds Backoff::kind_wait(FailureKind kind, Clock::time_point now) {
   const bool was_healthy_long =
       healthy_ && now - healthy_since_ >= std::chrono::milliseconds(policy_.healthy_reset);
   healthy_ = false;

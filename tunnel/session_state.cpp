@@ -124,9 +124,19 @@ void SessionMachine::failed(FailureKind kind, const std::string& reason, Clock::
   if (state_ == State::stopping) return;
   const auto wait = backoff_.on_failure(kind, now);
   backoff_until_ = now + wait;
-  last_error_ = reason;
+  // The failure itself comes first; a wait the limiter lengthened says so (without the number
+  // of seconds, so that the same failure again is the same reason and logged once).
+  std::string why = reason;
+  if (backoff_.limited()) {
+    const auto& l = backoff_.limiter();
+    why += "; next attempt held back: at most " + std::to_string(l.max_failures()) +
+           " host-key or authentication failures per " +
+           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(l.window()).count()) +
+           " s, so that the VPS's sshd does not block this address (OpenSSH PerSourcePenalties)";
+  }
+  last_error_ = why;
   forward_in_flight_ = false;
-  set(State::backoff, reason, now);
+  set(State::backoff, std::move(why), now);
 }
 
 bool SessionMachine::retry(Clock::time_point now) {

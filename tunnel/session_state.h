@@ -67,7 +67,8 @@ class SessionMachine {
   // connected and retry; reconnect only after forward_pending_max.
   bool forward_refused(Clock::time_point now);
 
-  // Something failed; the session is gone. Moves to backoff for the wait Backoff decides.
+  // Something failed; the session is gone. Moves to backoff for the wait Backoff decides. When
+  // AuthFailureLimiter made that wait longer, the reason and last_error() say so after `reason`.
   void failed(FailureKind kind, const std::string& reason, Clock::time_point now);
   // The backoff wait is over (called by the loop at wakeup()).
   bool retry(Clock::time_point now);

@@ -229,14 +229,14 @@ Step SshConnection::handshake() {
 
 Step SshConnection::verify_host_key() {
   auto check = check_host_key(session_, settings_.known_hosts_file, settings_.host, settings_.port);
-  if (!check) return Step::fail(FailureKind::after_connect, check.error().message);
+  if (!check) return Step::fail(FailureKind::credentials, check.error().message);
   const std::string name = known_hosts_name(settings_.host, settings_.port);
   switch (check->verdict) {
     case HostKeyVerdict::match:
       return Step::ok();
     case HostKeyVerdict::mismatch:
       return Step::fail(
-          FailureKind::after_connect,
+          FailureKind::credentials,
           fmt::format("host key of {} does not match {}: the server presented {} {}; if the VPS "
                       "was re-keyed, replace its line in {} (refusing to connect)",
                       name, settings_.known_hosts_file, check->key_type, check->fingerprint,
@@ -246,7 +246,7 @@ Step SshConnection::verify_host_key() {
   }
   if (!settings_.accept_new_hostkey) {
     return Step::fail(
-        FailureKind::after_connect,
+        FailureKind::credentials,
         fmt::format("host key of {} is not in {}: the server presented {} {}; add it "
                     "to that file, or run `pvectl-tunnel tunnel "
                     "--accept-new-hostkey` once to trust it (refusing to connect)",
@@ -255,7 +255,7 @@ Step SshConnection::verify_host_key() {
   if (auto added =
           append_host_key(session_, settings_.known_hosts_file, settings_.host, settings_.port);
       !added) {
-    return Step::fail(FailureKind::after_connect, added.error().message);
+    return Step::fail(FailureKind::credentials, added.error().message);
   }
   spdlog::warn("tunnel: trusted the new host key of {} ({} {}) and added it to {}", name,
                check->key_type, check->fingerprint, settings_.known_hosts_file);
@@ -274,13 +274,13 @@ Step SshConnection::authenticate() {
   if (rc == LIBSSH2_ERROR_EAGAIN) return Step::wait();
   if (rc == 0) return Step::ok();
   if (rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED || rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED) {
-    return Step::fail(FailureKind::after_connect,
+    return Step::fail(FailureKind::credentials,
                       fmt::format("the VPS refused public key authentication as user \"{}\" with "
                                   "key {}: is its public key in that user's authorized_keys?",
                                   settings_.user, settings_.key_file));
   }
   if (rc == LIBSSH2_ERROR_FILE) {
-    return Step::fail(FailureKind::after_connect,
+    return Step::fail(FailureKind::credentials,
                       fmt::format("cannot use the key file {}: {} (wrong passphrase, or not an "
                                   "OpenSSH/PEM private key?)",
                                   settings_.key_file, last_error_text()));

@@ -12,12 +12,14 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/support/openssh_version.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/tcp_backend.h"
 
@@ -89,6 +91,19 @@ inline bool wait_until(const std::function<bool()>& ready, std::chrono::millisec
   return ready();
 }
 
+// The version of /usr/sbin/sshd, from `sshd -V` (stderr; exit code ignored: before 9.x there
+// was no -V and the version came with the usage), else from `ssh -V` (the same package).
+inline std::optional<OpenSshVersion> sshd_version() {
+  static const std::optional<OpenSshVersion> version = [] {
+    for (const char* prog : {"/usr/sbin/sshd", "/usr/bin/ssh"}) {
+      const auto r = run({prog, "-V"});
+      if (auto v = parse_openssh_version(r.err + r.out)) return v;
+    }
+    return std::optional<OpenSshVersion>{};
+  }();
+  return version;
+}
+
 class SshServer {
  public:
   // `client_alive_s` x 3 is how long the VPS keeps a session whose client went silent.
@@ -115,7 +130,8 @@ class SshServer {
                    "AllowTcpForwarding yes\nGatewayPorts no\nLogLevel DEBUG1\n"
                    "MaxStartups 100:30:200\n"
                    "ClientAliveInterval " +
-                   std::to_string(client_alive_s) + "\nClientAliveCountMax 3\n",
+                   std::to_string(client_alive_s) + "\nClientAliveCountMax 3\n" +
+                   version_dependent_config(sshd_version()),
                0644);
   }
   ~SshServer() { kill_all(); }

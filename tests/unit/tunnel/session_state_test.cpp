@@ -194,5 +194,91 @@ TEST(SessionState, CleanCloseReconnectsAtOnce) {
   EXPECT_EQ(m.due(t0 + seconds(100)), Due::backoff_over);
 }
 
+// Up to the authentication step, then refused: what a worker with a bad key goes through.
+void refused_at(SessionMachine& m, TP t, const std::string& why) {
+  ASSERT_TRUE(m.resolved(t, "192.0.2.7:22"));
+  ASSERT_TRUE(m.connected(t));
+  m.failed(FailureKind::credentials, why, t);
+}
+
+TEST(SessionState, ThreeCredentialFailuresHoldTheNextAttemptBackAndSayWhy) {
+  TP t0{};
+  auto m = machine(t0);
+  const std::string refused = "the VPS refused public key authentication as user \"root\"";
+  refused_at(m, t0, refused);
+  EXPECT_EQ(m.last_error(), refused);  // the first two wait the plain backoff: 1 s, 2 s
+  EXPECT_EQ(m.wakeup(), t0 + seconds(1));
+  ASSERT_TRUE(m.retry(t0 + seconds(1)));
+  refused_at(m, t0 + seconds(1), refused);
+  EXPECT_EQ(m.last_error(), refused);
+  EXPECT_EQ(m.wakeup(), t0 + seconds(3));
+  ASSERT_TRUE(m.retry(t0 + seconds(3)));
+  m.take_transitions();
+
+  // The third at 3 s: the backoff would say 7 s, the limiter 16 s (3 per 16 s).
+  refused_at(m, t0 + seconds(3), refused);
+  EXPECT_EQ(m.state(), State::backoff);
+  EXPECT_EQ(m.wakeup(), t0 + seconds(16));
+  const std::string& e = m.last_error();
+  EXPECT_EQ(e.rfind(refused, 0), 0u) << e;  // the failure itself first
+  EXPECT_NE(e.find("next attempt held back: at most 3 host-key or authentication failures per "
+                   "16 s"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("PerSourcePenalties"), std::string::npos) << e;
+  auto ts = m.take_transitions();
+  ASSERT_FALSE(ts.empty());
+  EXPECT_EQ(ts.back().to, State::backoff);
+  EXPECT_EQ(ts.back().reason, e);  // the worker logs and reports (STATUS=) the same
+  EXPECT_EQ(m.due(t0 + seconds(7)), Due::nothing);
+  EXPECT_FALSE(m.retry(t0 + milliseconds(15999)));
+  EXPECT_EQ(m.due(t0 + seconds(16)), Due::backoff_over);
+  ASSERT_TRUE(m.retry(t0 + seconds(16)));
+  EXPECT_EQ(m.reconnects(), 3);
+
+  // The fourth at 16 s: the backoff's 8 s is the longer wait again; the reason is plain.
+  refused_at(m, t0 + seconds(16), refused);
+  EXPECT_EQ(m.wakeup(), t0 + seconds(24));
+  EXPECT_EQ(m.last_error(), refused);
+}
+
+// Three refusals at 0, 1 and 3 s, each retried when due; returns the time of the third retry.
+TP three_refusals(SessionMachine& m, TP t0, const std::string& why) {
+  TP t = t0;
+  for (int i = 0; i < 3; ++i) {
+    refused_at(m, t, why);
+    t = m.wakeup().value_or(t);
+    EXPECT_TRUE(m.retry(t));
+  }
+  EXPECT_EQ(t, t0 + seconds(16));
+  return t;
+}
+
+TEST(SessionState, AfterTheHeldBackWaitOtherFailuresWaitTheirOwn) {
+  TP t0{};
+  auto m = machine(t0);
+  const TP t = three_refusals(m, t0, "host key of [vps]:22 does not match");
+  m.failed(FailureKind::network, "Connection refused", t);
+  EXPECT_EQ(m.wakeup(), t + seconds(1));
+  EXPECT_EQ(m.last_error(), "Connection refused");
+}
+
+TEST(SessionState, AHealthySessionClearsTheErrorOfTheHeldBackWait) {
+  TP t0{};
+  auto m = machine(t0);
+  refused_at(m, t0, "auth refused");
+  ASSERT_TRUE(m.retry(t0 + seconds(1)));
+  refused_at(m, t0 + seconds(1), "auth refused");
+  ASSERT_TRUE(m.retry(t0 + seconds(3)));
+  refused_at(m, t0 + seconds(3), "auth refused");
+  EXPECT_NE(m.last_error().find("held back"), std::string::npos);
+  EXPECT_EQ(to_string(m.state()), std::string("backoff"));
+  ASSERT_TRUE(m.retry(t0 + seconds(16)));
+  connect(m, t0 + seconds(16));
+  m.forward_requested(t0 + seconds(16));
+  ASSERT_TRUE(m.forward_bound(t0 + seconds(16), "127.0.0.1:29000"));
+  EXPECT_EQ(m.last_error(), "");
+}
+
 }  // namespace
 }  // namespace pvt::tunnel
