@@ -10,8 +10,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "pvectl-tunnel-worker: the tunnel worker of pvectl-tunnel. Same command line as "
       "`pvectl-tunnel tunnel ...`, which starts this binary when it is installed beside it.",
-      "pvectl-tunnel"};
-  app.set_version_flag("--version", "pvectl-tunnel " PVT_VERSION);
+      "pvectl-tunnel-worker"};
+  app.set_version_flag("--version", "pvectl-tunnel-worker " PVT_VERSION);
   app.require_subcommand(1);
   app.fallthrough();
   int verbose = 0;

@@ -1,4 +1,4 @@
-// pvesim --topology FILE --listen 127.0.0.1:PORT [--http] [-v]
+// pvesim --topology FILE --listen 127.0.0.1:PORT [--http] [-v]  (or --help, --version)
 // Prints "listening: https://127.0.0.1:PORT" and "fingerprint: AA:BB:..." then serves until
 // SIGTERM or SIGINT (docs/pvesim.md).
 #include <fmt/format.h>
@@ -13,6 +13,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"pvesim: a stateful Proxmox VE API simulator for demos and tests", "pvesim"};
+  app.set_version_flag("--version", "pvesim " PVT_VERSION);
   std::string topology_path;
   std::string listen = "127.0.0.1:8006";
   bool http = false;
