@@ -4,6 +4,9 @@
 #           textfile report, README.md, docs/*.md (but pvesim.md), examples/config.toml, templates/
 #   worker  pvectl-tunnel-worker, pvectl-tunnel@.service, the sysusers.d file of its user
 #   sim     pvesim, docs/pvesim.md, examples/topology.toml
+# and in each its program's man page (cmake/PvtManPages.cmake, when help2man is found) and, in
+# share/doc/<package>/, the copyright and changelog.Debian.gz of its package
+# (cmake/PvtPackaging.cmake).
 # No file is in two components (tests/integration/install checks it).
 #
 # The units in templates/systemd/ name /usr/local/bin/pvectl-tunnel (they are also installed by
@@ -16,6 +19,7 @@ include(GNUInstallDirs)
 set(PVT_SIM_DOCDIR "${CMAKE_INSTALL_DATAROOTDIR}/doc/pvectl-tunnel-sim" CACHE STRING
   "Documentation of the sim component (pvesim)")
 set(PVT_DATADIR "${CMAKE_INSTALL_DATADIR}/pvectl-tunnel")
+include(cmake/PvtManPages.cmake)  # share/man/man1/<program>.1.gz per component, with help2man
 
 # Where systemd looks for units and sysusers.d files: what systemd.pc says (Debian: package
 # systemd-dev, or systemd in Debian 12), else under the install prefix. A relative value is taken

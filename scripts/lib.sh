@@ -9,6 +9,7 @@ PVT_PACKAGES=(
   libcurl4-openssl-dev nlohmann-json3-dev libssh2-1-dev libcpp-httplib-dev libspdlog-dev
   libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev
   libexpected-dev libhowardhinnant-date-dev libssl-dev clang-format tzdata ccache
+  help2man  # the man pages (cmake/PvtManPages.cmake), which the .deb packages ship
 )
 
 # Only the test suite needs these: the tunnel worker's tests start a real sshd of their own (on

@@ -38,6 +38,9 @@ const std::string kDataDir = installed_dir(PVT_INSTALL_DATADIR);
 const std::string kSimDocDir = installed_dir(PVT_INSTALL_SIM_DOCDIR);
 const std::string kUnitDir = installed_dir(PVT_INSTALL_UNIT_DIR);
 const std::string kSysusersDir = installed_dir(PVT_INSTALL_SYSUSERS_DIR);
+const std::string kWorkerDocDir = installed_dir(PVT_INSTALL_WORKER_DOCDIR);
+const std::string kMan1Dir = installed_dir(PVT_INSTALL_MANDIR) + "/man1";
+constexpr bool kManPages = PVT_INSTALL_MAN_PAGES;  // help2man was found at configure time
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p);
@@ -167,12 +170,28 @@ TEST_F(Install, EachComponentInstallsItsFiles) {
                   kSysusersDir + "/pvectl-tunnel.conf"};
   Files sim = {kBinDir + "/pvesim", kSimDocDir + "/pvesim.md",
                kSimDocDir + "/examples/topology.toml"};
+  // Each package's copyright and changelog.Debian.gz (cmake/PvtPackaging.cmake), and the man
+  // page of its program.
+  struct Package {
+    Files& files;
+    std::string docdir;
+    std::string program;
+  };
+  for (const auto& [files, docdir, program] :
+       {Package{cli, kDocDir, "pvectl-tunnel"},
+        Package{worker, kWorkerDocDir, "pvectl-tunnel-worker"},
+        Package{sim, kSimDocDir, "pvesim"}}) {
+    files.insert(docdir + "/copyright");
+    files.insert(docdir + "/changelog.Debian.gz");
+    if (kManPages) files.insert(kMan1Dir + "/" + program + ".1.gz");
+  }
 
   EXPECT_EQ(installed_["cli"], cli);
   EXPECT_EQ(installed_["worker"], worker);
   EXPECT_EQ(installed_["sim"], sim);
   EXPECT_EQ(kBinDir, "/usr/bin");
   EXPECT_EQ(kDocDir, "/usr/share/doc/pvectl-tunnel");
+  EXPECT_EQ(kWorkerDocDir, "/usr/share/doc/pvectl-tunnel-worker");
 }
 
 TEST_F(Install, NoFileIsInTwoComponentsAndNoneInNone) {
