@@ -1,9 +1,9 @@
 # Man pages generated from the programs' --help and --version with help2man (Debian: package
 # help2man), gzipped (gzip -9n) and installed to share/man/man1 in each program's component:
 #   pvectl-tunnel.1.gz (cli), pvectl-tunnel-worker.1.gz (worker), pvesim.1.gz (sim).
-# Built by the target pvt_man_pages (part of `all`), only when help2man is found; without it
-# there are no man pages and no install rules for them (the packages need them:
-# cmake/PvtPackaging.cmake warns, scripts/build-debs.sh installs help2man).
+# Built by the target pvt_man_pages (part of `all`), only when help2man is found and not in a
+# sanitizer build; otherwise there are no man pages and no install rules for them (the packages
+# need them: cmake/PvtPackaging.cmake says so, scripts/build-debs.sh installs help2man).
 #
 # Sets PVT_SOURCE_DATE_EPOCH (also for cmake/PvtPackaging.cmake): $SOURCE_DATE_EPOCH, else the
 # time of the last commit, else now. help2man dates the pages with it, so a rebuild of the same
@@ -26,6 +26,11 @@ find_program(PVT_GZIP gzip)
 set(PVT_MAN_PAGES OFF)
 if(NOT PVT_HELP2MAN OR NOT PVT_GZIP)
   message(STATUS "help2man not found (Debian: package help2man): no man pages")
+  return()
+endif()
+if(PVT_SANITIZE)
+  # Not for packages, and the sanitizers' reports at exit would be help2man's input.
+  message(STATUS "Sanitizer build: no man pages")
   return()
 endif()
 set(PVT_MAN_PAGES ON)

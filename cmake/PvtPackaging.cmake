@@ -49,7 +49,7 @@ if(PVT_DPKG)
     OUTPUT_VARIABLE pvt_deb_arch OUTPUT_STRIP_TRAILING_WHITESPACE)
 endif()
 if(NOT PVT_MAN_PAGES)
-  message(STATUS "The .deb packages will have no man pages: help2man was not found")
+  message(STATUS "No man pages for the .deb packages (help2man not found, or a sanitizer build)")
 endif()
 
 # Per package: share/doc/<package>/copyright and changelog.Debian.gz (gzip -9n), as Debian

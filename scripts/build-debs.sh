@@ -140,18 +140,20 @@ dup="$(cat "$work"/*.files | sort | uniq -d)"
 [ -z "$dup" ] || fail "in two packages: $dup"
 
 # Depends: computed by dpkg-shlibdeps. The worker (the slim binary) does not pull in libcurl,
-# spdlog or fmt; the CLI needs libcurl and libssh2.
+# spdlog or fmt; the CLI needs libcurl and libssh2. (Debian 13 names some of them ...t64.)
 depends_of() { field "${deb[$1]}" Depends | tr ',' '\n' | sed 's/^ *//; s/ .*//'; }
-for lib in libssh2-1 libssl3 libc6; do
-  depends_of pvectl-tunnel-worker | grep -qx "$lib" || fail "pvectl-tunnel-worker: Depends lacks $lib"
+for lib in 'libssh2-1(t64)?' 'libssl3(t64)?' libc6; do
+  depends_of pvectl-tunnel-worker | grep -Eqx "$lib" || fail "pvectl-tunnel-worker: Depends lacks $lib"
 done
-for lib in libcurl4 libcurl3-gnutls libspdlog1.10-fmt9 libfmt9; do
-  depends_of pvectl-tunnel-worker | grep -qx "$lib" && fail "pvectl-tunnel-worker: Depends lists $lib"
+for lib in 'libcurl.*' 'libspdlog.*' 'libfmt.*'; do
+  depends_of pvectl-tunnel-worker | grep -Eqx "$lib" && fail "pvectl-tunnel-worker: Depends lists $lib"
 done
-for lib in libcurl4 libssh2-1; do
-  depends_of pvectl-tunnel | grep -qx "$lib" || fail "pvectl-tunnel: Depends lacks $lib"
+for lib in 'libcurl4(t64)?' 'libssh2-1(t64)?'; do
+  depends_of pvectl-tunnel | grep -Eqx "$lib" || fail "pvectl-tunnel: Depends lacks $lib"
 done
-depends_of pvectl-tunnel-sim | grep -qx libcurl4 && fail "pvectl-tunnel-sim: Depends lists libcurl4"
+for lib in 'libcurl.*' 'libssh2.*'; do
+  depends_of pvectl-tunnel-sim | grep -Eqx "$lib" && fail "pvectl-tunnel-sim: Depends lists $lib"
+done
 
 # The worker's unit runs the packaged worker, as the user its sysusers.d file creates.
 dpkg-deb --fsys-tarfile "${deb[pvectl-tunnel-worker]}" |
