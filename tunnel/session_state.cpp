@@ -109,15 +109,25 @@ bool SessionMachine::forward_refused(Clock::time_point now) {
   if (state_ != State::forward_pending) return false;
   forward_in_flight_ = false;
   ++forward_refusals_;
-  next_forward_retry_ = now + forward_retry_step_;
-  forward_retry_step_ = std::min(forward_retry_step_ * 2, timings_.forward_retry_max);
-  last_error_ = "the VPS refused the remote forward";
+  // The schedule and its numbers are explained at SessionTimings.
+  const auto pending = now - forward_pending_since_;
+  if (pending < timings_.forward_retry_burst_for) {
+    next_forward_retry_ = now + timings_.forward_retry_burst;
+  } else if (pending < timings_.forward_retry_fast_for) {
+    next_forward_retry_ = now + timings_.forward_retry_fast;
+  } else {
+    next_forward_retry_ = now + forward_retry_step_;
+    forward_retry_step_ = std::min(forward_retry_step_ * 2, timings_.forward_retry_max);
+  }
+  last_error_ =
+      "the VPS refused the remote forward: the port is probably still held there (a stale session "
+      "of ours until the VPS's sshd ends it, or another client); retrying in this session";
   return true;
 }
 
 bool SessionMachine::forward_long_refused(Clock::time_point now) const {
   return state_ == State::forward_pending && forward_refusals_ >= 3 &&
-         now - forward_pending_since_ >= timings_.forward_retry_initial * 4;
+         now - forward_pending_since_ >= timings_.forward_retry_burst_for;
 }
 
 void SessionMachine::failed(FailureKind kind, const std::string& reason, Clock::time_point now) {

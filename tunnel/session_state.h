@@ -39,9 +39,31 @@ struct Transition {
 };
 
 struct SessionTimings {
-  // A refused forward is retried inside the session, and often: one global request costs the VPS
-  // next to nothing, and the port usually frees the moment a stale session of ours is dropped.
-  std::chrono::milliseconds forward_retry_initial{500};  // first retry of a refused forward
+  // A refused forward is retried inside the session. The VPS refuses it while the port is still
+  // held, almost always by a stale session of ours that its sshd has not ended yet (ClientAlive);
+  // the request after it lets go binds. A retry is one small global request ("tcpip-forward") and
+  // one round trip, and the VPS's sshd logs two error lines per refusal ("bind [127.0.0.1]:R:
+  // Address already in use", "channel_setup_fwd_listener_tcpip: cannot listen to port: R").
+  // The next request goes out a step after the refusal, the step depending on how long the
+  // forward has been pending:
+  //  - 100 ms in the first 2 s: a session that is already going away (its TCP connection reset)
+  //    frees the port within a round trip or two. At most 20 requests.
+  //  - 250 ms up to 30 s: the VPS ends a silent session ClientAliveInterval x ClientAliveCountMax
+  //    (the VPS template: 10 s x 3) after it last heard from it, and the worker has reconnected
+  //    by then, since its own keepalive gives up after about as long (or at once on a local
+  //    error). A release in that window is followed by a request within 250 ms, so the forward
+  //    is bound again within 0.5 s of the release for round trips up to 250 ms (OpenSSH restarted
+  //    by autossh needs a new connection, ~0.4 s on loopback). At most 113 requests.
+  //  - then doubling from forward_retry_initial to forward_retry_max until forward_pending_max:
+  //    what still holds the port is probably not ours (the old autossh unit). 16 requests up
+  //    to 60 s.
+  // So at most 149 requests (298 log lines on the VPS) per forward_pending_max of 60 s, 4.7 times
+  // the 32 of a plain 0.5 s -> 2 s doubling, whose worst case was 2 s from release to re-bind.
+  std::chrono::milliseconds forward_retry_burst{100};
+  std::chrono::milliseconds forward_retry_burst_for{2000};
+  std::chrono::milliseconds forward_retry_fast{250};
+  std::chrono::milliseconds forward_retry_fast_for{30000};
+  std::chrono::milliseconds forward_retry_initial{500};  // first step after the fast window
   std::chrono::milliseconds forward_retry_max{2000};
   std::chrono::milliseconds forward_pending_max{60000};  // then reconnect
   std::chrono::milliseconds drain_timeout{30000};
@@ -64,7 +86,8 @@ class SessionMachine {
   bool forward_requested(Clock::time_point now);
   bool forward_bound(Clock::time_point now, const std::string& forward);
   // The VPS refused the forward (typically a stale session still holds the port): stay
-  // connected and retry; reconnect only after forward_pending_max.
+  // connected, stay forward_pending and retry on the schedule of SessionTimings; reconnect only
+  // after forward_pending_max.
   bool forward_refused(Clock::time_point now);
 
   // Something failed; the session is gone. Moves to backoff for the wait Backoff decides. When
@@ -86,8 +109,8 @@ class SessionMachine {
   // Next time due() may change, for the loop's poll timeout; nullopt when only I/O can move us.
   std::optional<Clock::time_point> wakeup() const;
 
-  // The forward has been refused for a while: something else (another session, the old
-  // autossh unit) probably holds the port on the VPS.
+  // The forward has been refused for a while (3 times, and for forward_retry_burst_for):
+  // something else (another session, the old autossh unit) probably holds the port on the VPS.
   bool forward_long_refused(Clock::time_point now) const;
 
   // Changes since the last call, oldest first (the worker logs them).
@@ -112,7 +135,7 @@ class SessionMachine {
   // forward_pending
   Clock::time_point forward_pending_since_{};
   Clock::time_point next_forward_retry_{};
-  std::chrono::milliseconds forward_retry_step_{};
+  std::chrono::milliseconds forward_retry_step_{};  // after forward_retry_fast_for: doubling
   int forward_refusals_ = 0;
   bool forward_in_flight_ = false;
   // backoff

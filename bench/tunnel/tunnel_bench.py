@@ -992,6 +992,66 @@ class Prober:
         return None
 
 
+class ListenWatch:
+    """Polls /proc/net/tcp for the socket listening on 127.0.0.1:port (a tunnel's remote forward
+    on the VPS) and records every change of that socket's inode. After a silent drop the stale
+    sshd session holds the port until the VPS's ClientAlive check ends it (its inode goes away:
+    the VPS released the port); the reconnected tunnel's listener is a new inode (re-bound)."""
+
+    def __init__(self, port: int, interval: float = 0.01):
+        self.key = f"0100007F:{port:04X}"
+        self.interval = interval
+        self.changes: list[tuple[float, int | None]] = []
+        self.stop_evt = threading.Event()
+        self.th = threading.Thread(target=self._run, daemon=True)
+
+    def inode(self) -> int | None:
+        with open("/proc/net/tcp") as f:
+            for line in f:
+                p = line.split()
+                if p[1] == self.key and p[3] == "0A":
+                    return int(p[9])
+        return None
+
+    def _run(self):
+        last = -1
+        while not self.stop_evt.is_set():
+            now = time.monotonic()
+            ino = self.inode()
+            if ino != last:
+                self.changes.append((now, ino))
+                last = ino
+            self.stop_evt.wait(max(0.0, self.interval - (time.monotonic() - now)))
+
+    def __enter__(self):
+        self.th.start()
+        while not self.changes:
+            time.sleep(0.001)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_evt.set()
+        self.th.join(5)
+        return False
+
+    def rebind(self, after: float):
+        """(released, rebound): when the listener present at `after` went away, and when the
+        next one (another inode) appeared; either is None when it did not happen. A change from
+        one inode to another between two polls counts as released and rebound at that poll."""
+        first = [x for x in self.changes if x[0] <= after]
+        old = first[-1][1] if first else None
+        released = rebound = None
+        for t, ino in self.changes:
+            if t <= after:
+                continue
+            if released is None and ino != old:
+                released = t
+            if released is not None and ino is not None and ino != old:
+                rebound = t
+                break
+        return released, rebound
+
+
 # ---------------------------------------------------------------------------------------------
 # scenarios
 # ---------------------------------------------------------------------------------------------
@@ -1179,7 +1239,7 @@ def sc_drop(env: Env, impls, a) -> dict:
                 # connection there is activity for the stale sshd session and can keep its
                 # ClientAlive check from firing, which would lengthen what we measure.
                 with ClientLoop(port, threads=4, timeout=15) as loop, \
-                        Prober(prim, remote=False) as watch:
+                        Prober(prim, remote=False) as watch, ListenWatch(prim.remote) as lw:
                     time.sleep(2)
                     cport = prim.session_client_port()
                     state0 = watch.samples[-1][2] if watch.samples else None
@@ -1235,6 +1295,15 @@ def sc_drop(env: Env, impls, a) -> dict:
                     "requests": len(loop.records), "failed": len(fails),
                     "max_latency_s": round(max(lat), 3) if lat else None,
                 }
+                # Re-bind: from the VPS releasing the stale session's port (its listener goes) to
+                # the reconnected tunnel's listener. Only where the tunnel can reach the VPS during
+                # the drop (flow, sigstop); with `port` it cannot before the heal.
+                released, rebound = lw.rebind(t_drop)
+                rec["port_released_after_drop_s"] = \
+                    round(released - t_drop, 3) if released else None
+                rec["rebound_after_drop_s"] = round(rebound - t_drop, 3) if rebound else None
+                rec["rebound_after_release_s"] = round(rebound - released, 3) \
+                    if released and rebound and a.drop_method != "port" else None
                 if isinstance(prim, WorkerTunnel):
                     sv = probe.first(lambda ok, st: st == "serving", t_heal)
                     rec["worker_state_serving_after_heal_s"] = round(sv - t_heal, 3) if sv else None
@@ -1244,16 +1313,21 @@ def sc_drop(env: Env, impls, a) -> dict:
                         states.append((round(t - t_drop, 2), st))
                 rec["states"] = states[:40]
                 log(f"  {impl}: backup serving after {rec['backup_serving_after_s']}s, primary back "
-                    f"{rec['primary_back_after_heal_s']}s after heal, {rec['failed']} failed")
+                    f"{rec['primary_back_after_heal_s']}s after heal, {rec['failed']} failed; port "
+                    f"released {rec['port_released_after_drop_s']}s after the drop, re-bound "
+                    f"{rec['rebound_after_release_s']}s after that")
                 rounds.append(rec)
         res[impl] = {k: median([x.get(k) for x in rounds]) for k in
-                     ("backup_serving_after_s", "primary_back_after_heal_s", "drop_detected_after_s")}
+                     ("backup_serving_after_s", "primary_back_after_heal_s", "drop_detected_after_s",
+                      "port_released_after_drop_s", "rebound_after_release_s")}
+        rebinds = [x.get("rebound_after_release_s") for x in rounds]
+        res[impl]["rebound_after_release_s_max"] = None if None in rebinds else max(rebinds)
         backs = [x.get("primary_back_after_heal_s") for x in rounds]
         res[impl]["primary_back_after_heal_s_max"] = None if None in backs else max(backs)
         res[impl]["failed"] = sum(x["failed"] for x in rounds)
         res[impl]["rounds"] = rounds
     if "worker" in res and "classic" in res:
-        for k in ("backup_serving_after_s", "primary_back_after_heal_s"):
+        for k in ("backup_serving_after_s", "primary_back_after_heal_s", "rebound_after_release_s"):
             res[f"ratio_{k}_worker_classic"] = ratio(res["worker"][k], res["classic"][k])
     return res
 

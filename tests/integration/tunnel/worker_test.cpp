@@ -500,18 +500,21 @@ TEST_F(TunnelWorker, StaleForwardHeldByAnotherSessionEndsInServingWithoutReconne
       << slurp(dir_ / "old-ssh.log");
   start_worker("forward_pending_max_s = 120\n");
   ASSERT_TRUE(wait_state("forward-pending")) << worker_log();
+  // Refused every 100 ms at first; the warning comes once it has been refused for 2 s.
   ASSERT_TRUE(wait_until(
       [&] {
         auto s = status();
-        return s && s->forward_refusals >= 4;
+        return s && s->forward_refusals >= 4 &&
+               worker_log().find("something else holds that port on the VPS") != std::string::npos;
       },
-      seconds(15)));
-  EXPECT_NE(worker_log().find("something else holds that port on the VPS"), std::string::npos)
+      seconds(15)))
       << worker_log();
   auto before = status();
   ASSERT_TRUE(before);
   EXPECT_EQ(before->forward, std::nullopt);
   EXPECT_NE(before->last_error.value_or("").find("refused"), std::string::npos);
+  EXPECT_NE(before->last_error.value_or("").find("still held"), std::string::npos);
+  EXPECT_EQ(before->state, "forward-pending");
   old_ssh.stop();
   ASSERT_TRUE(wait_state("serving", seconds(10))) << worker_log();
   EXPECT_EQ(status()->reconnects, 0);
