@@ -5,6 +5,8 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +18,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -163,15 +166,14 @@ class SshServer {
     process_ = std::make_unique<Background>(
         std::vector<std::string>{"/usr/sbin/sshd", "-D", "-f", (dir_ / "sshd_config").string(),
                                  "-E", (dir_ / "sshd.log").string()});
-    const bool up = wait_until(
-        [&] {
-          const int fd = connect_local(port_);
-          if (fd < 0) return false;
-          ::close(fd);
-          return true;
-        },
-        std::chrono::seconds(10));
-    if (!up) throw std::runtime_error("sshd did not start: " + slurp(dir_ / "sshd.log"));
+    // Up when the port answers with an SSH banner: a mere accept could come from another
+    // process that took the port between free_port() and sshd's bind (tests run in parallel),
+    // which would leave the worker talking to the wrong peer.
+    const bool up = wait_until([&] { return banner_is_ssh(); }, std::chrono::seconds(10));
+    if (!up) {
+      throw std::runtime_error("sshd did not start on port " + std::to_string(port_) + ": " +
+                               slurp(dir_ / "sshd.log"));
+    }
   }
 
   // SIGKILL to the listener and every session process: the VPS's sshd dies.
@@ -191,6 +193,23 @@ class SshServer {
   size_t session_processes() const { return process_ ? descendants(process_->pid()).size() : 0; }
 
   std::string log() const { return slurp(dir_ / "sshd.log"); }
+
+  // Whether the port's listener greets like an SSH server ("SSH-2.0-...").
+  bool banner_is_ssh() const {
+    const int fd = connect_local(port_);
+    if (fd < 0) return false;
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[8] = {};
+    size_t got = 0;
+    while (got < sizeof buf) {
+      const ssize_t n = ::recv(fd, buf + got, sizeof buf - got, 0);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    return std::string_view(buf, got) == "SSH-2.0-";
+  }
 
  private:
   fs::path dir_;
