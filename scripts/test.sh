@@ -2,17 +2,44 @@
 # The whole test suite: installs what is missing, builds, checks formatting, runs the unit and
 # integration tests, then the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # and short benchmark smoke runs (check, the controller's cycle, and the tunnel worker against
-# autossh + OpenSSH).
+# autossh + OpenSSH). Debian 12 is the native build; then, in a Debian 13 root
+# (scripts/debian13-root.sh, made in the install step under /var/cache/pvectl-tunnel/roots and
+# reused), the build with g++ 14 and -Werror, the unit tests and the tunnel worker's integration
+# tests against Debian 13's OpenSSH.
+#
+# Environment: PVT_SKIP_TRIXIE=1 skips the Debian 13 root (neither made nor used);
+# PVT_ROOT_CACHE puts the roots elsewhere than /var/cache/pvectl-tunnel/roots.
+#
+# Budget: the whole of .ci/run within 45 min on 2 cores with the root prepared (a first run also
+# makes the root: about 2 min more). Each stage logs its budget and how long it took.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/debian13-root.sh"
 cd "$PVT_ROOT"
 
-pvt_ensure_packages "${PVT_PACKAGES[@]}" "${PVT_TEST_PACKAGES[@]}"
+# pvt_stage NAME BUDGET_MINUTES: ends the previous stage (its time against its budget), starts one.
+pvt_stage_name="" pvt_stage_budget=0 pvt_stage_start=0
+pvt_stage() {
+  if [ -n "$pvt_stage_name" ]; then
+    local took=$((SECONDS - pvt_stage_start)) over=""
+    [ "$took" -le $((pvt_stage_budget * 60)) ] || over=" OVER BUDGET"
+    pvt_log "stage '$pvt_stage_name' took ${took} s (budget ${pvt_stage_budget} min)$over"
+  fi
+  pvt_stage_name="$1" pvt_stage_budget="${2:-0}" pvt_stage_start=$SECONDS
+  [ -z "$pvt_stage_name" ] || pvt_log "stage '$pvt_stage_name' (budget ${pvt_stage_budget} min)"
+}
 
+pvt_stage install 5
+pvt_ensure_packages "${PVT_PACKAGES[@]}" "${PVT_TEST_PACKAGES[@]}"
+# The Debian 13 root: made here (about 2 min, 0.7 GB, downloads its packages), reused afterwards.
+[ "${PVT_SKIP_TRIXIE:-}" = 1 ] || pvt_trixie_root
+
+pvt_stage format 1
 pvt_log "checking formatting (.clang-format)"
 mapfile -t sources < <(git ls-files '*.cpp' '*.h' 2>/dev/null || find . -path ./build -prune -o \( -name '*.cpp' -o -name '*.h' \) -print)
 clang-format --dry-run --Werror "${sources[@]}"
 
+pvt_stage "native build + unit + integration tests" 15
 # -g1 (functions and line tables; no variables) keeps backtraces, sanitizer reports and perf
 # readable and takes a quarter off the compile time of -g.
 # -Werror here only: the project's CI holds its own code to no warnings; users' builds do not fail
@@ -21,6 +48,7 @@ pvt_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBI
 pvt_log "unit + integration tests"
 (cd build && ctest --output-on-failure --parallel "$(nproc)" --timeout 600)
 
+pvt_stage "ASan + UBSan build + unit tests" 10
 # Unit tests only: no benchmarks, no integration tests, and the worker binary from the ordinary
 # modules (its slim variants would compile the same sources a second time).
 pvt_build build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DPVT_SANITIZE=ON -DPVT_WERROR=ON \
@@ -29,6 +57,16 @@ pvt_log "unit tests under ASan + UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure --parallel "$(nproc)" -L unit --timeout 600)
 
+if [ "${PVT_SKIP_TRIXIE:-}" = 1 ]; then
+  pvt_log "Debian 13 root skipped (PVT_SKIP_TRIXIE=1)"
+else
+  # Root prepared, ccache warm (a fresh clone: every object a ccache hit): about 1.5 min; from an
+  # empty ccache about 13 min on 2 cores.
+  pvt_stage "Debian 13 root: g++ 14 build, unit tests, worker integration tests" 5
+  pvt_trixie_test
+fi
+
+pvt_stage "benchmark smoke runs" 4
 pvt_log "benchmark smoke run"
 ./build/bench/check_bench --benchmark_min_time=0.01 --benchmark_filter='/1000$' >/dev/null
 # Exits 1 when the cycle's API calls grow with the cluster or a start takes more than one cycle.
@@ -44,4 +82,5 @@ if [ "$rc" -eq 2 ] || [ "$rc" -gt 3 ]; then
   exit 1
 fi
 [ "$rc" -eq 0 ] || pvt_log "tunnel benchmark: a scenario failed (exit $rc), see build/tunnel-bench-quick.json"
+pvt_stage ""
 pvt_log "all tests passed"

@@ -185,13 +185,28 @@ Step SshConnection::finish_connect() {
 
 // --- SSH ---
 
+namespace {
+
+// libssh2 1.11.1 (Debian 13) deprecates libssh2_session_callback_set, which takes the callback as
+// a void*, for libssh2_session_callback_set2, which takes a function pointer; 1.10 (Debian 12)
+// has only the first.
+template <typename F>
+void set_callback(LIBSSH2_SESSION* session, int type, F* callback) {
+#if LIBSSH2_VERSION_NUM >= 0x010b01
+  libssh2_session_callback_set2(session, type, reinterpret_cast<libssh2_cb_generic*>(callback));
+#else
+  libssh2_session_callback_set(session, type, reinterpret_cast<void*>(callback));
+#endif
+}
+
+}  // namespace
+
 Step SshConnection::init_session() {
   session_ = libssh2_session_init_ex(on_alloc, on_free, on_realloc, this);
   if (session_ == nullptr) return Step::fail(FailureKind::after_connect, "libssh2 init failed");
-  libssh2_session_callback_set(session_, LIBSSH2_CALLBACK_RECV, reinterpret_cast<void*>(on_recv));
-  libssh2_session_callback_set(session_, LIBSSH2_CALLBACK_SEND, reinterpret_cast<void*>(on_send));
-  libssh2_session_callback_set(session_, LIBSSH2_CALLBACK_DISCONNECT,
-                               reinterpret_cast<void*>(on_disconnect));
+  set_callback(session_, LIBSSH2_CALLBACK_RECV, on_recv);
+  set_callback(session_, LIBSSH2_CALLBACK_SEND, on_send);
+  set_callback(session_, LIBSSH2_CALLBACK_DISCONNECT, on_disconnect);
   libssh2_session_set_blocking(session_, 0);
   libssh2_session_flag(session_, LIBSSH2_FLAG_COMPRESS, 0);
 

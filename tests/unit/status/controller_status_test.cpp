@@ -46,7 +46,8 @@ TEST(StatusJson, EveryGuestTunnelAndActionWithItsFields) {
 TEST(StatusJson, BytesFromOutsideAreRepairedNotThrown) {
   auto s = sample();
   s.recent_actions[0].result = "failed: \xFF\xFE";
-  EXPECT_NO_THROW(nlohmann::json::parse(to_json(s)));
+  nlohmann::json parsed;  // parse's result must be used (warn_unused_result in json 3.11.3)
+  EXPECT_NO_THROW(parsed = nlohmann::json::parse(to_json(s)));
 }
 
 TEST(StatusMetrics, TheExpositionParsesWithTheNamesCheckUses) {
