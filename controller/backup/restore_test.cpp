@@ -11,10 +11,6 @@ namespace {
 
 using report::Status;
 
-pve::GuestKind kind_of(config::GuestType t) {
-  return t == config::GuestType::qemu ? pve::GuestKind::qemu : pve::GuestKind::lxc;
-}
-
 std::string join(const std::vector<std::string>& items, const char* sep) {
   std::string out;
   for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
@@ -32,7 +28,7 @@ class RestoreTest {
         options_(options),
         scratch_(scratch),
         storage_(std::move(storage)),
-        kind_(kind_of(subject.type)) {}
+        kind_(check::guest_kind(subject.type)) {}
 
   Finding run() {
     if (auto refused = refuse_if_taken()) return *refused;

@@ -19,10 +19,6 @@ pve::ApiError not_read(std::string why) {
 
 namespace {
 
-pve::GuestKind kind_of(const std::string& type) {
-  return type == "lxc" ? pve::GuestKind::lxc : pve::GuestKind::qemu;
-}
-
 // Errors after which nothing else can be read: the API itself is unusable.
 bool api_unusable(const pve::ApiError& e) {
   switch (e.kind) {
@@ -108,6 +104,44 @@ void collect_tasks(const config::Config& cfg, pve::Client& client, const Collect
 
 }  // namespace
 
+void read_guest_config(pve::Client& client, GuestObservation& go, int64_t vmid,
+                       std::set<std::string>& offline) {
+  const std::string& node = go.resource->node;
+  if (offline.count(node)) {
+    pve::ApiError e = not_read(fmt::format("node {} is offline", node));
+    e.kind = pve::ErrorKind::node_unreachable;
+    go.config = tl::unexpected(e);
+    return;
+  }
+  go.config = client.guest_config(node, guest_kind(go.resource->type), vmid);
+  if (!*go.config && go.config->error().kind == pve::ErrorKind::node_unreachable) {
+    offline.insert(node);
+  }
+}
+
+std::vector<StorageBackups> read_guest_backups(pve::Client& client,
+                                               const std::vector<pve::StorageResource>& storages,
+                                               const std::string& node, int64_t vmid) {
+  std::vector<StorageBackups> out;
+  for (const auto& s : storages) {
+    if (s.node != node || !s.has_content("backup") || s.status != "available") continue;
+    out.push_back(
+        StorageBackups{s.storage, s.plugintype, client.backup_volumes(node, s.storage, vmid)});
+  }
+  return out;
+}
+
+std::map<std::string, Read<pve::Pool>> read_job_pools(pve::Client& client,
+                                                      const std::vector<pve::BackupJob>& jobs) {
+  std::map<std::string, Read<pve::Pool>> pools;
+  for (const auto& job : jobs) {
+    if (job.enabled && job.pool && !pools.count(*job.pool)) {
+      pools.emplace(*job.pool, client.pool(*job.pool));
+    }
+  }
+  return pools;
+}
+
 Observation collect(const config::Config& cfg, pve::Client& client, Clock& clock,
                     const CollectOptions& options) {
   Observation o;
@@ -132,20 +166,9 @@ Observation collect(const config::Config& cfg, pve::Client& client, Clock& clock
     o.resources = client.vm_resources();
     o.storages = client.storage_resources();
     o.jobs = client.backup_jobs();
-    if (o.jobs) {
-      for (const auto& job : *o.jobs) {
-        if (job.enabled && job.pool && !o.pools.count(*job.pool)) {
-          o.pools.emplace(*job.pool, client.pool(*job.pool));
-        }
-      }
-    }
+    if (o.jobs) o.pools = read_job_pools(client, *o.jobs);
 
-    std::set<std::string> offline;
-    if (o.cluster) {
-      for (const auto& n : o.cluster->nodes) {
-        if (!n.online) offline.insert(n.name);
-      }
-    }
+    std::set<std::string> offline = offline_nodes(o);
     for (size_t i = 0; i < cfg.guests.size(); ++i) {
       const auto& g = cfg.guests[i];
       auto& go = o.guests[i];
@@ -160,25 +183,10 @@ Observation collect(const config::Config& cfg, pve::Client& client, Clock& clock
         go.permissions = client.permissions(fmt::format("/vms/{}", g.vmid));
         continue;
       }
-      const std::string& node = go.resource->node;
-      if (offline.count(node)) {
-        pve::ApiError e = not_read(fmt::format("node {} is offline", node));
-        e.kind = pve::ErrorKind::node_unreachable;
-        go.config = tl::unexpected(e);
-        continue;
-      }
-      go.config = client.guest_config(node, kind_of(go.resource->type), g.vmid);
-      if (!*go.config && go.config->error().kind == pve::ErrorKind::node_unreachable) {
-        offline.insert(node);
-        continue;
-      }
-      if (o.storages) {
-        for (const auto& s : *o.storages) {
-          if (s.node != node || !s.has_content("backup") || s.status != "available") continue;
-          go.backups.push_back(StorageBackups{s.storage, s.plugintype,
-                                              client.backup_volumes(node, s.storage, g.vmid)});
-        }
-      }
+      read_guest_config(client, go, g.vmid, offline);
+      if (offline.count(go.resource->node)) continue;
+      if (o.storages)
+        go.backups = read_guest_backups(client, *o.storages, go.resource->node, g.vmid);
     }
     std::set<std::string> nodes;
     for (const auto& go : o.guests) {

@@ -5,8 +5,11 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -26,6 +29,19 @@ struct CollectOptions {
   int task_list_limit = 50;     // newest vzdump tasks listed per node
   int task_logs_per_node = 10;  // at most this many logs read per node
 };
+
+// The reads `check` and the controller's cycle share.
+// The guest's config on the node /cluster/resources puts it on (go.resource must be set): not
+// asked of a node in `offline`; a node answering 595 joins `offline`.
+void read_guest_config(pve::Client& client, GuestObservation& go, int64_t vmid,
+                       std::set<std::string>& offline);
+// The guest's backups on every available storage of `node` that holds backups.
+std::vector<StorageBackups> read_guest_backups(pve::Client& client,
+                                               const std::vector<pve::StorageResource>& storages,
+                                               const std::string& node, int64_t vmid);
+// The pools that enabled backup jobs select guests by.
+std::map<std::string, Read<pve::Pool>> read_job_pools(pve::Client& client,
+                                                      const std::vector<pve::BackupJob>& jobs);
 
 // The report's time and the deadline arithmetic both come from `clock`.
 Observation collect(const config::Config& cfg, pve::Client& client, Clock& clock,

@@ -83,6 +83,23 @@ NodeZone node_zone(const std::map<std::string, Read<pve::NodeTime>>& node_times,
   return node_zone(node_time(node_times, node));
 }
 
+std::set<std::string> offline_nodes(const Observation& o) {
+  std::set<std::string> out;
+  if (!o.cluster) return out;
+  for (const auto& n : o.cluster->nodes) {
+    if (!n.online) out.insert(n.name);
+  }
+  return out;
+}
+
+pve::GuestKind guest_kind(config::GuestType type) {
+  return type == config::GuestType::lxc ? pve::GuestKind::lxc : pve::GuestKind::qemu;
+}
+
+pve::GuestKind guest_kind(std::string_view resource_type) {
+  return resource_type == "lxc" ? pve::GuestKind::lxc : pve::GuestKind::qemu;
+}
+
 const char* guest_cli(config::GuestType type) {
   return type == config::GuestType::qemu ? "qm" : "pct";
 }

@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/config.h"
 #include "controller/check/observation.h"
+#include "pve/client.h"
 #include "pve/models.h"
 
 namespace pvt::check {
@@ -49,6 +51,14 @@ struct NodeZone {
 NodeZone node_zone(const Read<pve::NodeTime>* node_time);
 NodeZone node_zone(const std::map<std::string, Read<pve::NodeTime>>& node_times,
                    const std::string& node);
+
+// The nodes /cluster/status lists as offline (none when it was not read).
+std::set<std::string> offline_nodes(const Observation& o);
+
+// The API's path segment for a guest: from the config's type, or from /cluster/resources' type
+// ("qemu" | "lxc").
+pve::GuestKind guest_kind(config::GuestType type);
+pve::GuestKind guest_kind(std::string_view resource_type);
 
 // The node's command-line tool for the guest type: "qm" or "pct".
 const char* guest_cli(config::GuestType type);

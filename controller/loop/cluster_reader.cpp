@@ -1,22 +1,10 @@
 #include "controller/loop/cluster_reader.h"
 
-#include <fmt/format.h>
+#include "controller/check/collect.h"
+#include "controller/check/lookups.h"
 
 namespace pvt::controller {
 namespace {
-
-pve::GuestKind kind_of(const std::string& type) {
-  return type == "lxc" ? pve::GuestKind::lxc : pve::GuestKind::qemu;
-}
-
-std::set<std::string> offline_nodes(const check::Observation& o) {
-  std::set<std::string> out;
-  if (!o.cluster) return out;
-  for (const auto& n : o.cluster->nodes) {
-    if (!n.online) out.insert(n.name);
-  }
-  return out;
-}
 
 // Enough recent vzdump tasks to see a running one: PVE lists running tasks first.
 constexpr int kRunningTaskListLimit = 10;
@@ -30,30 +18,19 @@ check::Observation ClusterReader::read(const config::Config& cfg, pve::Client& c
   o.guests.resize(cfg.guests.size());
   o.cluster = client.cluster_status();
   o.resources = client.vm_resources();
-  auto offline = offline_nodes(o);
+  auto offline = check::offline_nodes(o);
   for (size_t i = 0; i < cfg.guests.size(); ++i) {
     auto& go = o.guests[i];
     if (!o.resources) continue;
     for (const auto& r : *o.resources) {
       if (r.vmid == cfg.guests[i].vmid) go.resource = r;
     }
-    if (!go.resource) continue;
-    const std::string& node = go.resource->node;
-    if (offline.count(node)) {
-      pve::ApiError e = check::not_read(fmt::format("node {} is offline", node));
-      e.kind = pve::ErrorKind::node_unreachable;
-      go.config = tl::unexpected(e);
-      continue;
-    }
-    go.config = client.guest_config(node, kind_of(go.resource->type), cfg.guests[i].vmid);
-    if (!*go.config && go.config->error().kind == pve::ErrorKind::node_unreachable) {
-      offline.insert(node);
-    }
+    if (go.resource) check::read_guest_config(client, go, cfg.guests[i].vmid, offline);
   }
 
   const auto interval = std::chrono::seconds(cfg.controller.backup_check_interval_s);
   if (o.resources && (!backups_read_at_ || now - *backups_read_at_ >= interval)) {
-    read_backups(cfg, client, o);
+    read_backups(cfg, client, o, offline);
   }
   // Between refreshes: the backup state as last read.
   o.storages = backups_.storages;
@@ -67,29 +44,20 @@ check::Observation ClusterReader::read(const config::Config& cfg, pve::Client& c
 }
 
 void ClusterReader::read_backups(const config::Config& cfg, pve::Client& client,
-                                 check::Observation& o) {
+                                 const check::Observation& o,
+                                 const std::set<std::string>& offline) {
   check::Observation b;
   b.guests.resize(cfg.guests.size());
   b.storages = client.storage_resources();
   b.jobs = client.backup_jobs();
-  if (b.jobs) {
-    for (const auto& job : *b.jobs) {
-      if (job.enabled && job.pool && !b.pools.count(*job.pool)) {
-        b.pools.emplace(*job.pool, client.pool(*job.pool));
-      }
-    }
-  }
-  const auto offline = offline_nodes(o);
+  if (b.jobs) b.pools = check::read_job_pools(client, *b.jobs);
   bool complete = b.storages && b.jobs;
   for (size_t i = 0; i < cfg.guests.size(); ++i) {
     const auto& r = o.guests[i].resource;
     if (!r || offline.count(r->node) || !b.storages) continue;
-    for (const auto& s : *b.storages) {
-      if (s.node != r->node || !s.has_content("backup") || s.status != "available") continue;
-      b.guests[i].backups.push_back(check::StorageBackups{
-          s.storage, s.plugintype, client.backup_volumes(r->node, s.storage, cfg.guests[i].vmid)});
-      complete = complete && b.guests[i].backups.back().volumes.has_value();
-    }
+    b.guests[i].backups =
+        check::read_guest_backups(client, *b.storages, r->node, cfg.guests[i].vmid);
+    for (const auto& sb : b.guests[i].backups) complete = complete && sb.volumes.has_value();
     if (!b.node_times.count(r->node)) b.node_times.emplace(r->node, client.node_time(r->node));
   }
   backups_ = std::move(b);

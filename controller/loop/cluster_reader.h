@@ -29,7 +29,9 @@ class ClusterReader {
   std::set<std::string> nodes_backing_up(pve::Client& client, const std::set<std::string>& nodes);
 
  private:
-  void read_backups(const config::Config& cfg, pve::Client& client, check::Observation& o);
+  // `offline`: the nodes this cycle found offline (cluster status, or a 595), not asked again.
+  void read_backups(const config::Config& cfg, pve::Client& client, const check::Observation& o,
+                    const std::set<std::string>& offline);
 
   std::optional<std::chrono::system_clock::time_point> backups_read_at_;
   // The backup part of the last observation that read it.

@@ -2,12 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "controller/check/lookups.h"
+
 namespace pvt::controller {
 namespace {
-
-pve::GuestKind kind_of(config::GuestType t) {
-  return t == config::GuestType::lxc ? pve::GuestKind::lxc : pve::GuestKind::qemu;
-}
 
 planner::ActionOutcome failed(std::string error) {
   planner::ActionOutcome o;
@@ -36,7 +34,7 @@ planner::ActionOutcome execute(const planner::Action& a, Env& env) {
   auto& pve = env.pve();
   switch (a.kind) {
     case planner::ActionKind::start_guest: {
-      auto upid = pve.start_guest(a.node, kind_of(a.type), a.vmid);
+      auto upid = pve.start_guest(a.node, check::guest_kind(a.type), a.vmid);
       if (!upid) return failed(upid.error().describe());
       planner::ActionOutcome o;
       o.ok = true;
@@ -44,10 +42,10 @@ planner::ActionOutcome execute(const planner::Action& a, Env& env) {
       return o;
     }
     case planner::ActionKind::set_onboot:
-      return from(pve.update_guest_config(a.node, kind_of(a.type), a.vmid,
+      return from(pve.update_guest_config(a.node, check::guest_kind(a.type), a.vmid,
                                           config_change(a, "onboot", "1")));
     case planner::ActionKind::set_startup:
-      return from(pve.update_guest_config(a.node, kind_of(a.type), a.vmid,
+      return from(pve.update_guest_config(a.node, check::guest_kind(a.type), a.vmid,
                                           config_change(a, "startup", a.startup)));
     case planner::ActionKind::backup_guest: {
       pve::VzdumpOptions options;

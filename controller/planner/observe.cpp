@@ -8,15 +8,6 @@
 namespace pvt::planner {
 namespace {
 
-std::set<std::string> offline_nodes(const check::Observation& o) {
-  std::set<std::string> out;
-  if (!o.cluster) return out;
-  for (const auto& n : o.cluster->nodes) {
-    if (!n.online) out.insert(n.name);
-  }
-  return out;
-}
-
 // Overdue by the same measure as the backup.age rule: older than the covering job's schedule
 // allows (plus grace), or no backup at all. Unknown (nullopt) when the jobs or the backups
 // could not be read: the planner then does nothing about it.
@@ -54,7 +45,7 @@ Observed observe(const config::Config& cfg, const check::Observation& o,
     out.quorate = o.cluster->is_cluster ? o.cluster->quorate : std::optional<bool>(true);
   }
   out.guests_read = o.resources.has_value();
-  const auto offline = offline_nodes(o);
+  const auto offline = check::offline_nodes(o);
   for (size_t i = 0; i < cfg.guests.size(); ++i) {
     const auto& g = cfg.guests[i];
     const auto& go = check::observed_guest(o, i);
