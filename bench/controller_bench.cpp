@@ -35,6 +35,7 @@
 #include <string>
 
 #include "controller/loop/controller.h"
+#include "tests/support/scenario_files.h"
 #include "tests/support/sim_env.h"
 #include "tools/pvesim/topology.h"
 
@@ -47,9 +48,9 @@ using testing::SimWorld;
 using namespace std::chrono_literals;
 
 // A fixed start, so that every run simulates the same instants.
-const auto kStart = std::chrono::system_clock::time_point(std::chrono::seconds(1796644800));
+const auto kStart = testing::kScenarioStart;
 constexpr int kNodes = 8;
-constexpr int kInterval = 10;  // interval_s of both configs
+constexpr int kInterval = 10;  // interval_s of the reference scenario's config
 const std::string kStartPost = "POST /nodes/pve2/lxc/210/status/start";
 
 // The topology of a cluster of `guests` guests over 8 nodes, in pvesim's format
@@ -142,66 +143,19 @@ const sim::Topology& topology(int guests) {
   static std::map<int, sim::Topology> cache;
   auto it = cache.find(guests);
   if (it != cache.end()) return it->second;
-  auto t = sim::parse_topology(
-      topology_text(guests), "bench-topology.toml",
-      std::chrono::duration_cast<std::chrono::seconds>(kStart.time_since_epoch()).count());
-  if (!t) throw std::runtime_error("topology: " + t.error().message);
-  return cache.emplace(guests, std::move(*t)).first->second;
+  auto t = testing::topology_from(topology_text(guests), "bench-topology.toml", kStart);
+  return cache.emplace(guests, std::move(t)).first->second;
 }
 
-// The reference deployment's controller config (tests/scenarios/*/config.toml) with `enforce`.
-config::Config controller_config(const std::string& enforce) {
-  const std::string text = fmt::format(R"([pve]
-endpoints = ["https://pve1.sim:8006"]
-token_id = "pvectl@pve!tunnel"
-token_secret_file = "pve-token"
-insecure = true
-
-[[guest]]
-name = "tunnel1"
-node = "pve1"
-vmid = 110
-type = "qemu"
-startup_order = 1
-
-[[guest]]
-name = "tunnel2"
-node = "pve2"
-vmid = 210
-type = "lxc"
-startup_order = 2
-
-[[tunnel]]
-name = "tunnel1"
-guest = "tunnel1"
-role = "primary"
-control_url = "http://192.0.2.110:9190"
-control_token_file = "control-token"
-
-[[tunnel]]
-name = "tunnel2"
-guest = "tunnel2"
-role = "backup"
-control_url = "http://192.0.2.210:9190"
-control_token_file = "control-token"
-
-[controller]
-interval_s = {}
-enforce = {}
-lease_s = 30
-)",
-                                       kInterval, enforce);
-  auto cfg = config::parse(text, "bench-config.toml", config::Command::controller,
-                           config::ParseOptions{false});
-  if (!cfg) {
-    std::string all;
-    for (const auto& p : cfg.error()) all += p.format() + "\n";
-    throw std::runtime_error(all);
-  }
-  return *cfg;
+// The reference scenario's controller config (tests/scenarios/guest-stopped-is-started) with
+// `enforce`.
+config::Config controller_config(std::vector<std::string> enforce) {
+  auto cfg = testing::scenario_config(testing::kReferenceScenario);
+  cfg.controller.enforce = std::move(enforce);
+  return cfg;
 }
 
-const std::string kEnforceAll = R"(["start", "onboot", "startup", "backup", "reconnect"])";
+const std::vector<std::string> kEnforceAll = {"start", "onboot", "startup", "backup", "reconnect"};
 
 // Set when a benchmark missed what it asserts; the program then exits 1 (Google Benchmark itself
 // exits 0 after an error), so scripts/test.sh's smoke run catches it.
@@ -238,53 +192,20 @@ class TimedTransport final : public pve::Transport {
   testing::SimTransport& inner_;
 };
 
-// SimEnv (tests/support/sim_env.h) with the timed transport between the client and pvesim.
-class BenchEnv final : public controller::Env {
- public:
-  BenchEnv(SimWorld& w, std::chrono::seconds lease)
-      : w_(w),
-        sim_(w.simulator, testing::kReferenceTokenAuth),
-        timed_(sim_),
-        client_(timed_, w.clock, pve::RetryPolicy{1}),
-        lease_(w, "c1", lease),
-        audit_(w),
-        maintenance_(w) {}
-
-  Clock& clock() override { return w_.clock; }
-  pve::Client& pve() override { return client_; }
-  tunnel::WorkerControl* worker(const std::string& tunnel) override {
-    auto it = w_.workers.find(tunnel);
-    return it == w_.workers.end() ? nullptr : it->second.get();
-  }
-  lease::Lease& lease() override { return lease_; }
-  audit::AuditSink& audit() override { return audit_; }
-  maintenance::MaintenanceStore& maintenance() override { return maintenance_; }
-  Result<std::string> traffic_via() override {
-    if (!w_.traffic_via) return fail("public_url: not reachable");
-    return *w_.traffic_via;
-  }
-
-  testing::SimTransport& transport() { return sim_; }  // logs every request
-  TimedTransport& timed() { return timed_; }
-
- private:
-  SimWorld& w_;
-  testing::SimTransport sim_;
-  TimedTransport timed_;
-  pve::Client client_;
-  testing::SimLease lease_;
-  testing::SimAudit audit_;
-  testing::SimMaintenance maintenance_;
-};
-
 // One simulated world with one controller (the leader), as in scenario_test.cpp.
 struct Rig {
-  Rig(int guests, const std::string& enforce)
-      : cfg(controller_config(enforce)), world(topology(guests), kStart) {
+  Rig(int guests, std::vector<std::string> enforce)
+      : cfg(controller_config(std::move(enforce))), world(topology(guests), kStart) {
     for (const auto& t : cfg.tunnels) {
       world.workers.emplace(t.name, std::make_unique<FakeWorker>(t.name));
     }
-    env = std::make_unique<BenchEnv>(world, std::chrono::seconds(cfg.controller.lease_s));
+    // The timed transport between the client and pvesim.
+    env =
+        std::make_unique<testing::SimEnv>(world, "c1", std::chrono::seconds(cfg.controller.lease_s),
+                                          [this](testing::SimTransport& sim) -> pve::Transport& {
+                                            timed = std::make_unique<TimedTransport>(sim);
+                                            return *timed;
+                                          });
     controller = std::make_unique<controller::Controller>(
         cfg, *env, controller::ControllerOptions{false, "c1", 50});
   }
@@ -304,7 +225,8 @@ struct Rig {
 
   config::Config cfg;
   SimWorld world;
-  std::unique_ptr<BenchEnv> env;
+  std::unique_ptr<TimedTransport> timed;  // declared before env, which uses it
+  std::unique_ptr<testing::SimEnv> env;
   std::unique_ptr<controller::Controller> controller;
   std::vector<std::string> last_lines;
 };
@@ -334,7 +256,7 @@ void BM_ControllerCycle(benchmark::State& state) {
   bool quiet = true;
   double total_s = 0;
   double cpu_s = 0;
-  const double answer_before = rig.env->timed().answer_cpu_s;
+  const double answer_before = rig.timed->answer_cpu_s;
   // The cycles run at one virtual instant: nothing becomes due (a backup, the next read of the
   // backup state every backup_check_interval_s), so every measured cycle is the same steady one.
   for (auto _ : state) {
@@ -358,7 +280,7 @@ void BM_ControllerCycle(benchmark::State& state) {
   }
   const double cycles = static_cast<double>(state.iterations());
   const double mean_ms = 1000 * total_s / cycles;
-  const double sim_cpu_ms = 1000 * (rig.env->timed().answer_cpu_s - answer_before) / cycles;
+  const double sim_cpu_ms = 1000 * (rig.timed->answer_cpu_s - answer_before) / cycles;
   const double cpu_ms = 1000 * cpu_s / cycles;
   measured_ms()[n] = {mean_ms, cpu_ms};
   state.counters["guests"] = n;
@@ -413,7 +335,7 @@ void BM_StartLatency(benchmark::State& state) {
   int issued_in_running_cycle = 0;
   for (auto _ : state) {
     for (int trial = 0; trial < trials; ++trial) {
-      Rig rig(100, R"(["start"])");
+      Rig rig(100, {"start"});
       int t = 0;  // virtual seconds since kStart of the last cycle
       size_t steady_calls = 0;
       for (; t <= 2 * kInterval; t += kInterval) {

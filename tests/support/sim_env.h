@@ -4,6 +4,7 @@
 // SimEnv per controller. Nothing waits and nothing touches a socket or a file.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -162,12 +163,15 @@ class SimMaintenance final : public maintenance::MaintenanceStore {
 
 class SimEnv final : public controller::Env {
  public:
-  SimEnv(SimWorld& w, std::string owner, std::chrono::seconds lease,
-         std::string authorization = kReferenceTokenAuth)
+  // Puts a transport between the client and the simulator's (a benchmark's timer): given the
+  // simulator's transport, it returns the one the client talks to, which must outlive the env.
+  using FrontTransport = std::function<pve::Transport&(SimTransport&)>;
+
+  SimEnv(SimWorld& w, std::string owner, std::chrono::seconds lease, FrontTransport front = {})
       : w_(w),
-        transport_(w.simulator, std::move(authorization)),
+        transport_(w.simulator, kReferenceTokenAuth),
         // One try per GET: a scenario shows each failure as it happens.
-        client_(transport_, w.clock, pve::RetryPolicy{1}),
+        client_(front ? front(transport_) : transport_, w.clock, pve::RetryPolicy{1}),
         lease_(w, std::move(owner), lease),
         audit_(w),
         maintenance_(w) {}

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <fstream>
 
+#include "tests/support/scenario_files.h"
 #include "tests/support/sim_env.h"
 
 namespace pvt::controller {
@@ -16,36 +16,16 @@ using Json = nlohmann::json;
 using testing::SimEnv;
 using testing::SimWorld;
 
-const auto kStart = std::chrono::system_clock::time_point(std::chrono::seconds(1796644800));
-
-std::string read_text(const std::string& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-// The first scenario's cluster and config: two running tunnel guests with fresh backups, workers
-// for both tunnels, and a token that may do everything.
-const std::string kDir = PVT_SOURCE_DIR "/tests/scenarios/guest-stopped-is-started/";
-
 config::Config scenario_config(std::vector<std::string> enforce) {
-  auto cfg = config::parse(read_text(kDir + "config.toml"), kDir + "config.toml",
-                           config::Command::controller, config::ParseOptions{false});
-  EXPECT_TRUE(cfg.has_value());
-  cfg->controller.enforce = std::move(enforce);
-  return *cfg;
-}
-
-sim::Topology scenario_topology() {
-  auto t = sim::parse_topology(
-      read_text(kDir + "topology.toml"), kDir + "topology.toml",
-      std::chrono::duration_cast<std::chrono::seconds>(kStart.time_since_epoch()).count());
-  EXPECT_TRUE(t.has_value());
-  return *t;
+  auto cfg = testing::scenario_config(testing::kReferenceScenario);
+  cfg.controller.enforce = std::move(enforce);
+  return cfg;
 }
 
 class ControllerTest : public ::testing::Test {
  protected:
-  ControllerTest() : world_(scenario_topology(), kStart) {
+  ControllerTest()
+      : world_(testing::scenario_topology(testing::kReferenceScenario), testing::kScenarioStart) {
     world_.workers.emplace("tunnel1", std::make_unique<testing::FakeWorker>("tunnel1"));
     world_.workers.emplace("tunnel2", std::make_unique<testing::FakeWorker>("tunnel2"));
   }
@@ -136,7 +116,7 @@ TEST_F(ControllerTest, ADryRunNeverActsAndNeverTakesTheLease) {
 
 TEST_F(ControllerTest, AFollowerPlansButSendsNothing) {
   world_.lease_holder = "c0";
-  world_.lease_renewed = kStart;
+  world_.lease_renewed = testing::kScenarioStart;
   SimEnv env(world_, "c1", std::chrono::seconds(30));
   Controller c(scenario_config({"start"}), env, ControllerOptions{false, "pve2", 50});
   stop_guest(210);

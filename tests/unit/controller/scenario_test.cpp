@@ -30,6 +30,7 @@
 #include <sstream>
 
 #include "controller/loop/controller.h"
+#include "tests/support/scenario_files.h"
 #include "tests/support/sim_env.h"
 
 namespace pvt::testing {
@@ -39,13 +40,6 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 const fs::path kScenarios = fs::path(PVT_SOURCE_DIR) / "tests/scenarios";
-// A fixed start, so that task IDs and timestamps in the logs are the same on every run.
-const auto kStart = std::chrono::system_clock::time_point(std::chrono::seconds(1796644800));
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 std::vector<std::string> scenario_names() {
   std::vector<std::string> out;
@@ -89,7 +83,8 @@ std::vector<Event> parse_events(const std::string& text) {
 
 class Scenario {
  public:
-  Scenario(const fs::path& dir) : cfg_(load_config(dir)), world_(load_topology(dir), kStart) {
+  Scenario(const fs::path& dir)
+      : cfg_(scenario_config(dir)), world_(scenario_topology(dir), kScenarioStart) {
     for (const auto& t : cfg_.tunnels) {
       if (t.control_url) world_.workers.emplace(t.name, std::make_unique<FakeWorker>(t.name));
     }
@@ -105,7 +100,7 @@ class Scenario {
     if (!named_controller) start_controller("c1", 0);
     size_t next = 0;
     for (int t = 0; t <= end; ++t) {
-      const auto target = kStart + std::chrono::seconds(t);
+      const auto target = kScenarioStart + std::chrono::seconds(t);
       if (world_.clock.now() < target)
         world_.clock.advance(
             std::chrono::duration_cast<Clock::duration>(target - world_.clock.now()));
@@ -130,27 +125,6 @@ class Scenario {
     int started = 0;
     bool alive = true;
   };
-
-  static config::Config load_config(const fs::path& dir) {
-    const auto path = (dir / "config.toml").string();
-    auto cfg = config::parse(read_text(path), path, config::Command::controller,
-                             config::ParseOptions{false});
-    if (!cfg) {
-      std::string all;
-      for (const auto& p : cfg.error()) all += p.format() + "\n";
-      throw std::runtime_error(all);
-    }
-    return *cfg;
-  }
-
-  static sim::Topology load_topology(const fs::path& dir) {
-    const auto path = (dir / "topology.toml").string();
-    auto t = sim::parse_topology(
-        read_text(path), path,
-        std::chrono::duration_cast<std::chrono::seconds>(kStart.time_since_epoch()).count());
-    if (!t) throw std::runtime_error(t.error().message);
-    return *t;
-  }
 
   void note(int t, const std::string& who, const std::string& line) {
     log_.push_back(fmt::format("{:>5} {:<3} {}", t, who, line));

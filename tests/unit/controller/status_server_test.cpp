@@ -5,8 +5,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <fstream>
-
+#include "tests/support/scenario_files.h"
 #include "tests/support/sim_env.h"
 
 namespace pvt::controller {
@@ -14,27 +13,15 @@ namespace {
 
 using Json = nlohmann::json;
 
-const auto kStart = std::chrono::system_clock::time_point(std::chrono::seconds(1796644800));
-const std::string kDir = PVT_SOURCE_DIR "/tests/scenarios/guest-stopped-is-started/";
 const std::string kToken = "0123456789abcdef0123456789abcdef";
-
-std::string read_text(const std::string& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 class StatusServerTest : public ::testing::Test {
  protected:
   StatusServerTest()
-      : world_(*sim::parse_topology(
-                   read_text(kDir + "topology.toml"), kDir + "topology.toml",
-                   std::chrono::duration_cast<std::chrono::seconds>(kStart.time_since_epoch())
-                       .count()),
-               kStart),
+      : world_(testing::scenario_topology(testing::kReferenceScenario), testing::kScenarioStart),
         env_(world_, "c1", std::chrono::seconds(30)),
-        controller_(*config::parse(read_text(kDir + "config.toml"), kDir + "config.toml",
-                                   config::Command::controller, config::ParseOptions{false}),
-                    env_, ControllerOptions{false, "pve1", 50}) {
+        controller_(testing::scenario_config(testing::kReferenceScenario), env_,
+                    ControllerOptions{false, "pve1", 50}) {
     world_.workers.emplace("tunnel1", std::make_unique<testing::FakeWorker>("tunnel1"));
     world_.workers.emplace("tunnel2", std::make_unique<testing::FakeWorker>("tunnel2"));
   }
@@ -135,8 +122,7 @@ TEST_F(StatusServerTest, MaintenanceNeedsTheBearerToken) {
 
 TEST_F(StatusServerTest, ATunnelAddedByAReloadCanBePutIntoMaintenance) {
   start();
-  auto cfg = *config::parse(read_text(kDir + "config.toml"), kDir + "config.toml",
-                            config::Command::controller, config::ParseOptions{false});
+  auto cfg = testing::scenario_config(testing::kReferenceScenario);
   auto extra = cfg.tunnels.back();
   extra.name = "tunnel3";
   cfg.tunnels.push_back(extra);
