@@ -211,73 +211,11 @@ TEST_F(TunnelWorker, BindsTheForwardAndRelaysToTheLocalTarget) {
   EXPECT_TRUE(std::regex_search(sshd_->log(), std::regex("aes(128|192|256)-ctr"))) << sshd_->log();
 }
 
-TEST_F(TunnelWorker, DataIntegrityBothWaysWithHundredsOfMebibytes) {
-  sshd_->start();
-  start_worker();
-  ASSERT_TRUE(wait_state("serving")) << worker_log();
-  const size_t size = 256u << 20;
-  // VPS -> home: the backend checksums what arrived.
-  {
-    const int fd = connect_local(remote_port_);
-    ASSERT_GE(fd, 0);
-    send_all(fd, "UP\n", 3);
-    testing::Pattern p(42);
-    std::vector<char> buf(1 << 16);
-    for (size_t left = size; left > 0;) {
-      const size_t k = std::min(left, buf.size());
-      p.fill(buf.data(), k);
-      ASSERT_TRUE(send_all(fd, buf.data(), k));
-      left -= k;
-    }
-    ::shutdown(fd, SHUT_WR);
-    const std::string answer = read_all(fd);
-    ::close(fd);
-    EXPECT_EQ(answer, testing::pattern_sha256(42, size) + "\n");
-  }
-  // home -> VPS.
-  {
-    const int fd = connect_local(remote_port_);
-    ASSERT_GE(fd, 0);
-    const std::string cmd = "DOWN " + std::to_string(size) + " 7\n";
-    send_all(fd, cmd.data(), cmd.size());
-    const auto got = testing::receive_digest(fd);
-    ::close(fd);
-    EXPECT_EQ(got.bytes, size);
-    EXPECT_EQ(got.sha256, testing::pattern_sha256(7, size));
-  }
-  // Both ways at once through one connection (echo): flow control in both directions.
-  {
-    const size_t echo = 64u << 20;
-    const int fd = connect_local(remote_port_);
-    ASSERT_GE(fd, 0);
-    send_all(fd, "ECHO\n", 5);
-    std::thread writer([&] {
-      testing::Pattern p(9);
-      std::vector<char> buf(1 << 16);
-      for (size_t left = echo; left > 0;) {
-        const size_t k = std::min(left, buf.size());
-        p.fill(buf.data(), k);
-        if (!send_all(fd, buf.data(), k)) break;
-        left -= k;
-      }
-      ::shutdown(fd, SHUT_WR);  // half-close: the echo keeps flowing back
-    });
-    const auto got = testing::receive_digest(fd);
-    writer.join();
-    ::close(fd);
-    EXPECT_EQ(got.bytes, echo);
-    EXPECT_EQ(got.sha256, testing::pattern_sha256(9, echo));
-  }
-  auto s = status();
-  ASSERT_TRUE(s);
-  EXPECT_GE(s->bytes_in, static_cast<int64_t>(size));
-  EXPECT_GE(s->bytes_out, static_cast<int64_t>(size));
-}
-
 // `size` bytes each way through the forward, content checked by SHA-256 of a seeded pattern:
-// VPS -> home (the backend checksums what came), home -> VPS, and both at once through one
-// connection (echo). Returns through gtest's assertions.
-void relay_checked_both_ways(int remote_port, size_t size, uint64_t seed) {
+// VPS -> home (the backend checksums what came), home -> VPS, and `echo_size` both ways at once
+// through one connection (echo: flow control in both directions). Returns through gtest's
+// assertions.
+void relay_checked_both_ways(int remote_port, size_t size, size_t echo_size, uint64_t seed) {
   {
     const int fd = connect_local(remote_port);
     ASSERT_GE(fd, 0);
@@ -303,20 +241,32 @@ void relay_checked_both_ways(int remote_port, size_t size, uint64_t seed) {
     std::thread writer([&] {
       testing::Pattern p(seed + 2);
       std::vector<char> buf(1 << 16);
-      for (size_t left = size; left > 0;) {
+      for (size_t left = echo_size; left > 0;) {
         const size_t k = std::min(left, buf.size());
         p.fill(buf.data(), k);
         if (!send_all(fd, buf.data(), k)) break;
         left -= k;
       }
-      ::shutdown(fd, SHUT_WR);
+      ::shutdown(fd, SHUT_WR);  // half-close: the echo keeps flowing back
     });
     const auto got = testing::receive_digest(fd);
     writer.join();
     ::close(fd);
-    EXPECT_EQ(got.bytes, size) << "echo";
-    EXPECT_EQ(got.sha256, testing::pattern_sha256(seed + 2, size)) << "echo";
+    EXPECT_EQ(got.bytes, echo_size) << "echo";
+    EXPECT_EQ(got.sha256, testing::pattern_sha256(seed + 2, echo_size)) << "echo";
   }
+}
+
+TEST_F(TunnelWorker, DataIntegrityBothWaysWithHundredsOfMebibytes) {
+  sshd_->start();
+  start_worker();
+  ASSERT_TRUE(wait_state("serving")) << worker_log();
+  const size_t size = 256u << 20;
+  ASSERT_NO_FATAL_FAILURE(relay_checked_both_ways(remote_port_, size, 64u << 20, 42));
+  auto s = status();
+  ASSERT_TRUE(s);
+  EXPECT_GE(s->bytes_in, static_cast<int64_t>(size));
+  EXPECT_GE(s->bytes_out, static_cast<int64_t>(size));
 }
 
 size_t count_of(const std::string& text, const std::string& what) {
@@ -334,7 +284,7 @@ TEST_F(TunnelWorker, DataStaysIntactAcrossRekeyingStartedByTheServer) {
   sshd_->start();
   start_worker();
   ASSERT_TRUE(wait_state("serving")) << worker_log();
-  relay_checked_both_ways(remote_port_, 8u << 20, 100);
+  relay_checked_both_ways(remote_port_, 8u << 20, 8u << 20, 100);
   // The key exchanges did happen: sshd logs each new key it takes into use.
   const size_t newkeys = count_of(sshd_->log(), "SSH2_MSG_NEWKEYS received");
   EXPECT_GE(newkeys, 20u) << sshd_->log();
@@ -352,7 +302,7 @@ TEST_F(TunnelWorker, Aes256CtrOnlyServerCarriesDataIntact) {
   sshd_->start();
   start_worker();
   ASSERT_TRUE(wait_state("serving")) << worker_log();
-  relay_checked_both_ways(remote_port_, 8u << 20, 200);
+  relay_checked_both_ways(remote_port_, 8u << 20, 8u << 20, 200);
   const std::string log = sshd_->log();
   EXPECT_TRUE(log.find("kex: client->server cipher: aes256-ctr") != std::string::npos) << log;
   EXPECT_TRUE(log.find("kex: server->client cipher: aes256-ctr") != std::string::npos) << log;
