@@ -253,34 +253,33 @@ void Controller::audit(const planner::Action& a, const std::string& result,
     rec["vmid"] = a.vmid;
     rec["type"] = type_name(a.type);
   }
-  if (!error.empty()) rec["error"] = error;
   if (!upid.empty()) rec["upid"] = upid;
-  if (auto r = env_.audit().append(rec); !r) {
-    spdlog::error("audit log: {}", r.error().message);
-  }
-  status::ActionView v;
-  v.at = format_utc(now);
-  v.kind = to_string(a.kind);
-  v.target = a.target;
-  v.enforced = a.enforced && !options_.dry_run;
-  v.result = result == "failed" ? "failed: " + error : result;
-  recent_.push_back(v);
-  while (recent_.size() > options_.recent_actions) recent_.pop_front();
-  ++actions_total_[{v.kind, result}];
+  record(std::move(rec), error);
 }
 
 void Controller::audit_event(const std::string& kind, const std::string& target,
                              const std::string& result, const std::string& detail) {
-  const auto now = env_.clock().now();
-  Json rec{{"at", format_utc(now)}, {"controller", options_.node},
-           {"action", kind},        {"target", target},
-           {"enforced", true},      {"result", result}};
-  if (!detail.empty()) rec["error"] = detail;
-  if (auto r = env_.audit().append(rec); !r) spdlog::error("audit log: {}", r.error().message);
-  recent_.push_back(
-      {format_utc(now), kind, target, true, result == "failed" ? "failed: " + detail : result});
+  record(Json{{"at", format_utc(env_.clock().now())},
+              {"controller", options_.node},
+              {"action", kind},
+              {"target", target},
+              {"enforced", true},
+              {"result", result}},
+         detail);
+}
+
+void Controller::record(Json rec, const std::string& error) {
+  if (!error.empty()) rec["error"] = error;
+  write_audit(rec);
+  const std::string result = rec["result"];
+  recent_.push_back({rec["at"], rec["action"], rec["target"], rec["enforced"],
+                     result == "failed" ? "failed: " + error : result});
   while (recent_.size() > options_.recent_actions) recent_.pop_front();
-  ++actions_total_[{kind, result}];
+  ++actions_total_[{rec["action"], result}];
+}
+
+void Controller::write_audit(const Json& rec) {
+  if (auto r = env_.audit().append(rec); !r) spdlog::error("audit log: {}", r.error().message);
 }
 
 void Controller::note_api_errors(const check::Observation& o, std::vector<std::string>& lines) {
@@ -396,7 +395,7 @@ void Controller::shutdown(const std::string& why) {
     if (!m.state.upid.empty()) pending.push_back({{"guest", name}, {"upid", m.state.upid}});
   }
   rec["tasks_not_followed"] = pending;
-  if (auto r = env_.audit().append(rec); !r) spdlog::error("audit log: {}", r.error().message);
+  write_audit(rec);
   if (was_leader_) env_.lease().release();
 }
 

@@ -64,6 +64,9 @@ class Controller {
              const std::string& upid, std::chrono::system_clock::time_point now);
   void audit_event(const std::string& kind, const std::string& target, const std::string& result,
                    const std::string& detail);
+  // Writes `rec` (an action and its result) and counts it in the status: recent actions, totals.
+  void record(nlohmann::json rec, const std::string& error);
+  void write_audit(const nlohmann::json& rec);
   void note_api_errors(const check::Observation& o, std::vector<std::string>& lines);
   void publish(const check::Observation& o, const planner::Observed& observed, bool leader);
 
