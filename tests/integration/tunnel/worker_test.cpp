@@ -140,6 +140,16 @@ class TunnelWorker : public ::testing::Test {
         timeout);
   }
 
+  // Until the worker reports `n` forwarded connections open.
+  bool wait_channels(int64_t n, milliseconds timeout) {
+    return wait_until(
+        [&] {
+          auto s = status();
+          return s && s->channels_open == n;
+        },
+        timeout);
+  }
+
   // Until the worker's last error says `text`.
   bool wait_last_error(const std::string& text, milliseconds timeout = seconds(10)) {
     return wait_until(
@@ -336,12 +346,7 @@ TEST_F(TunnelWorker, TwoHundredConcurrentConnections) {
   EXPECT_EQ(good.load(), kClients);
   EXPECT_EQ(bulk_good.load(), 3);
   EXPECT_EQ(worker_log().find("libssh2 error"), std::string::npos) << worker_log();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto s = status();
-        return s && s->channels_open == 0;
-      },
-      seconds(10)));
+  ASSERT_TRUE(wait_channels(0, seconds(10)));
 }
 
 TEST_F(TunnelWorker, HalfCloseFromTheTargetWhileTheVpsSideStillSends) {
@@ -533,12 +538,7 @@ TEST_F(TunnelWorker, ConnectionsBeyondMaxConnectionsAreClosedAtOnce) {
   const int b = connect_local(remote_port_);
   ASSERT_GE(a, 0);
   ASSERT_GE(b, 0);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto s = status();
-        return s && s->channels_open == 2;
-      },
-      seconds(10)));
+  ASSERT_TRUE(wait_channels(2, seconds(10)));
   // The third: closed by the worker without an answer.
   EXPECT_EQ(exchange("GET /healthz HTTP/1.0\r\n\r\n"), "");
   EXPECT_EQ(status()->channels_open, 2);
@@ -738,12 +738,7 @@ TEST_F(TunnelWorker, DrainClosesAnIdleKeptAliveConnectionAtOnce) {
   const std::string command = "ECHO\n" + request;
   ASSERT_TRUE(send_all(fd, command.data(), command.size()));
   ASSERT_EQ(read_exactly(fd, request.size()), request);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto s = status();
-        return s && s->channels_open == 1;
-      },
-      seconds(5)));
+  ASSERT_TRUE(wait_channels(1, seconds(5)));
 
   auto drained = control().drain();
   ASSERT_TRUE(drained) << drained.error().message;
@@ -774,12 +769,7 @@ TEST_F(TunnelWorker, DrainLetsAnAnswerInProgressFinish) {
   const int up = connect_local(remote_port_);
   ASSERT_GE(up, 0);
   ASSERT_TRUE(send_all(up, "UP\nhello", 8));
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto s = status();
-        return s && s->channels_open == 2;
-      },
-      seconds(5)));
+  ASSERT_TRUE(wait_channels(2, seconds(5)));
 
   auto drained = control().drain();
   ASSERT_TRUE(drained) << drained.error().message;
