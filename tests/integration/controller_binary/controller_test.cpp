@@ -194,6 +194,15 @@ token_file = "{}"
     return eventually([&] { return sim_status(vmid) == "running"; }, limit);
   }
 
+  // `c` becomes the leader and acts: it starts tunnel2, stopped from now on, once.
+  void expect_takes_over_and_starts(const Instance& c) {
+    EXPECT_TRUE(eventually([&] { return status(c.port).value("leader", false); }, 30s))
+        << status(c.port).dump();
+    stop_guest(kTunnel2);
+    EXPECT_TRUE(runs_within(kTunnel2)) << guest_state(c.port, "tunnel2");
+    EXPECT_EQ(count_records(c.audit, "start", "ok"), 1) << read_file(c.audit);
+  }
+
   static std::vector<Json> audit_records(const fs::path& log) {
     std::vector<Json> out;
     for (const auto& line : testing::lines_of(read_file(log))) {
@@ -383,11 +392,7 @@ TEST_F(ControllerBinary, TwoControllersOneLeaderAndTakeOver) {
 
   // The leader stops and gives the lock up: the other takes over and acts.
   EXPECT_EQ(by_port[leader.port]->stop(), 0);
-  EXPECT_TRUE(eventually([&] { return status(other.port).value("leader", false); }, 30s))
-      << status(other.port).dump();
-  stop_guest(kTunnel2);
-  EXPECT_TRUE(runs_within(kTunnel2)) << guest_state(other.port, "tunnel2");
-  EXPECT_EQ(count_records(other.audit, "start", "ok"), 1) << read_file(other.audit);
+  expect_takes_over_and_starts(other);
 }
 
 TEST_F(ControllerBinary, StatusServerAndMaintenance) {
@@ -493,11 +498,7 @@ TEST_F(ControllerBinary, AKilledLeadersLockExpiresAndTheOtherTakesOver) {
   // No release: the lock stays until its lease (6 s) has passed without a renewal.
   first.stop(SIGKILL);
   EXPECT_TRUE(fs::exists(lock_dir_ / "pvectl-tunnel"));
-  EXPECT_TRUE(eventually([&] { return status(b.port).value("leader", false); }, 30s))
-      << status(b.port).dump();
-  stop_guest(kTunnel2);
-  EXPECT_TRUE(runs_within(kTunnel2)) << guest_state(b.port, "tunnel2");
-  EXPECT_EQ(count_records(b.audit, "start", "ok"), 1) << read_file(b.audit);
+  expect_takes_over_and_starts(b);
 }
 
 TEST_F(ControllerBinary, SighupReloadsTheConfig) {
