@@ -158,6 +158,9 @@ set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 
 set(CPACK_DEBIAN_CLI_PACKAGE_NAME pvectl-tunnel)
 set(CPACK_DEBIAN_CLI_PACKAGE_SECTION admin)
+# Beside what dpkg-shlibdeps finds: procps for /bin/kill, the ExecReload= of the controller's and
+# the worker's units (not Essential: a minimal root or container can lack it).
+set(CPACK_DEBIAN_CLI_PACKAGE_DEPENDS procps)
 set(CPACK_DEBIAN_CLI_PACKAGE_SUGGESTS "pvectl-tunnel-worker, prometheus-node-exporter")
 set(CPACK_DEBIAN_CLI_PACKAGE_CONTROL_EXTRA
   "${pvt_deb_dir}/cli/postinst;${pvt_deb_dir}/cli/postrm")
@@ -175,6 +178,7 @@ enables and starts no unit: write /etc/pvectl-tunnel/config.toml first
 
 set(CPACK_DEBIAN_WORKER_PACKAGE_NAME pvectl-tunnel-worker)
 set(CPACK_DEBIAN_WORKER_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_WORKER_PACKAGE_DEPENDS procps)  # /bin/kill, as above
 set(CPACK_DEBIAN_WORKER_PACKAGE_CONTROL_EXTRA
   "${pvt_deb_dir}/worker/postinst;${pvt_deb_dir}/worker/postrm")
 set(CPACK_DEBIAN_WORKER_DESCRIPTION

@@ -18,7 +18,9 @@ cd "$PVT_ROOT"
 build="${1:-build}"
 # dpkg-dev: dpkg-shlibdeps, which CPack runs for Depends:; help2man: the man pages; binutils
 # (build-essential): readelf for the strip check; lintian only here (not in PVT_PACKAGES).
-pvt_ensure_packages "${PVT_PACKAGES[@]}" dpkg-dev lintian
+# In the Debian 13 root (scripts/debian13-root.sh) they are part of the root's own package list,
+# and there is no network to install anything.
+[ "${PVT_PACKAGES_READY:-}" = 1 ] || pvt_ensure_packages "${PVT_PACKAGES[@]}" dpkg-dev lintian
 
 if [ -f "$build/CMakeCache.txt" ]; then
   if grep -q '^PVT_SANITIZE:BOOL=ON' "$build/CMakeCache.txt"; then
@@ -147,6 +149,10 @@ for lib in 'libssh2-1(t64)?' 'libssl3(t64)?' libc6; do
 done
 for lib in 'libcurl.*' 'libspdlog.*' 'libfmt.*'; do
   depends_of pvectl-tunnel-worker | grep -Eqx "$lib" && fail "pvectl-tunnel-worker: Depends lists $lib"
+done
+# procps: /bin/kill of the units' ExecReload= (not Essential).
+for pkg in pvectl-tunnel pvectl-tunnel-worker; do
+  depends_of "$pkg" | grep -qx procps || fail "$pkg: Depends lacks procps (ExecReload=/bin/kill)"
 done
 for lib in 'libcurl4(t64)?' 'libssh2-1(t64)?'; do
   depends_of pvectl-tunnel | grep -Eqx "$lib" || fail "pvectl-tunnel: Depends lacks $lib"
