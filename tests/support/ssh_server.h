@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -94,11 +95,22 @@ inline bool wait_until(const std::function<bool()>& ready, std::chrono::millisec
   return ready();
 }
 
-// The version of /usr/sbin/sshd, from `sshd -V` (stderr; exit code ignored: before 9.x there
-// was no -V and the version came with the usage), else from `ssh -V` (the same package).
+// The sshd the tests start: $PVT_TEST_SSHD when set, else /usr/sbin/sshd. scripts/test.sh's
+// interoperability runs set it to a wrapper that starts another Debian release's sshd (in that
+// release's root, sharing /tmp and the network), so one build of the worker meets both.
+inline std::string sshd_program() {
+  const char* chosen = std::getenv("PVT_TEST_SSHD");
+  return chosen != nullptr && *chosen != '\0' ? chosen : "/usr/sbin/sshd";
+}
+
+// The version of the test sshd, from `sshd -V` (stderr; exit code ignored: before 9.x there
+// was no -V and the version came with the usage), else from `ssh -V` (the same package) when
+// the sshd is the system's.
 inline std::optional<OpenSshVersion> sshd_version() {
   static const std::optional<OpenSshVersion> version = [] {
-    for (const char* prog : {"/usr/sbin/sshd", "/usr/bin/ssh"}) {
+    std::vector<std::string> programs = {sshd_program()};
+    if (programs[0] == "/usr/sbin/sshd") programs.push_back("/usr/bin/ssh");
+    for (const auto& prog : programs) {
       const auto r = run({prog, "-V"});
       if (auto v = parse_openssh_version(r.err + r.out)) return v;
     }
@@ -164,8 +176,8 @@ class SshServer {
 
   void start() {
     process_ = std::make_unique<Background>(
-        std::vector<std::string>{"/usr/sbin/sshd", "-D", "-f", (dir_ / "sshd_config").string(),
-                                 "-E", (dir_ / "sshd.log").string()});
+        std::vector<std::string>{sshd_program(), "-D", "-f", (dir_ / "sshd_config").string(), "-E",
+                                 (dir_ / "sshd.log").string()});
     // Up when the port answers with an SSH banner: a mere accept could come from another
     // process that took the port between free_port() and sshd's bind (tests run in parallel),
     // which would leave the worker talking to the wrong peer.

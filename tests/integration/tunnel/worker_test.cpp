@@ -44,7 +44,7 @@ class TunnelWorker : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "sshd needs root to run its privilege separation";
-    if (!fs::exists("/usr/sbin/sshd")) GTEST_SKIP() << "openssh-server is not installed";
+    if (!fs::exists(testing::sshd_program())) GTEST_SKIP() << "openssh-server is not installed";
     dir_ = fs::temp_directory_path() /
            ("pvt-tunnel-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
     fs::create_directories(dir_);
