@@ -11,6 +11,11 @@ PVT_PACKAGES=(
   libexpected-dev libhowardhinnant-date-dev libssl-dev clang-format tzdata ccache
   help2man  # the man pages (cmake/PvtManPages.cmake), which the .deb packages ship
 )
+# systemd.pc (where the units go: `pkg-config --variable=systemdsystemunitdir systemd`) is in
+# package systemd on Debian 12, in systemd-dev from Debian 13 on.
+if [ "$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")" != bookworm ]; then
+  PVT_PACKAGES+=(systemd-dev)
+fi
 
 # Only the test suite needs these: the tunnel worker's tests start a real sshd of their own (on
 # a free loopback port). Debian's package also enables the system sshd; disable it where that is
@@ -18,6 +23,7 @@ PVT_PACKAGES=(
 PVT_TEST_PACKAGES=(
   openssh-server openssh-client
   chromium  # the status page test renders the controller's page in headless Chromium
+  dpkg-dev lintian  # scripts/build-debs.sh: dpkg-shlibdeps for Depends:, the packages' checks
 )
 
 # Seconds since the script started, so a CI log shows where the time goes.
@@ -39,6 +45,17 @@ pvt_ensure_packages() {
   $sudo apt-get update -qq </dev/null
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
 }
+
+# pvt_mount_system_dirs ROOT: /proc, /dev, and empty tmpfs /tmp and /run in the Debian root ROOT,
+# for programs run in it with chroot. Call it in a mount namespace of its own (unshare --mount):
+# the mounts go with the namespace. Exported, for the bash that unshare starts.
+pvt_mount_system_dirs() {
+  mount -t proc proc "$1/proc"
+  mount --rbind /dev "$1/dev"
+  mount -t tmpfs -o mode=1777,size=4g tmpfs "$1/tmp"
+  mount -t tmpfs -o mode=755 tmpfs "$1/run"
+}
+export -f pvt_mount_system_dirs
 
 # pvt_build DIR [cmake -D options...] -- [targets...]
 pvt_build() {

@@ -5,9 +5,11 @@
 # autossh + OpenSSH). Debian 12 is the native build; then, in a Debian 13 root
 # (scripts/debian13-root.sh, made in the install step under /var/cache/pvectl-tunnel/roots and
 # reused), the build with g++ 14 and -Werror, the unit tests and the tunnel worker's integration
-# tests against Debian 13's OpenSSH.
+# tests against Debian 13's OpenSSH, and each release's worker against the other's sshd. Then
+# the .deb packages of both releases (scripts/build-debs.sh), each installed with apt into a
+# clean root of its release and purged again (scripts/package-test.sh).
 #
-# Environment: PVT_SKIP_TRIXIE=1 skips the Debian 13 root (neither made nor used);
+# Environment: PVT_SKIP_TRIXIE=1 skips everything of Debian 13 (its roots neither made nor used);
 # PVT_ROOT_CACHE puts the roots elsewhere than /var/cache/pvectl-tunnel/roots.
 #
 # Budget: the whole of .ci/run within 45 min on 2 cores with the root prepared (a first run also
@@ -15,6 +17,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/debian13-root.sh"
+source "$(dirname "$0")/package-test.sh"
 cd "$PVT_ROOT"
 
 # pvt_stage NAME BUDGET_MINUTES: ends the previous stage (its time against its budget), starts one.
@@ -31,8 +34,14 @@ pvt_stage() {
 
 pvt_stage install 5
 pvt_ensure_packages "${PVT_PACKAGES[@]}" "${PVT_TEST_PACKAGES[@]}"
-# The Debian 13 root: made here (about 2 min, 0.7 GB, downloads its packages), reused afterwards.
-[ "${PVT_SKIP_TRIXIE:-}" = 1 ] || pvt_trixie_root
+# The Debian 13 build root (about 3 min, 0.8 GB) and the clean roots the packages are installed
+# into (about 30 s and 0.2 GB each, with the packages' dependencies downloaded into them): made
+# here, the only step that downloads, and reused afterwards.
+pvt_clean_root bookworm
+if [ "${PVT_SKIP_TRIXIE:-}" != 1 ]; then
+  pvt_trixie_root
+  pvt_clean_root trixie
+fi
 
 pvt_stage format 1
 pvt_log "checking formatting (.clang-format)"
@@ -64,6 +73,16 @@ else
   # empty ccache about 13 min on 2 cores.
   pvt_stage "Debian 13 root: g++ 14 build, unit tests, worker integration tests" 5
   pvt_trixie_test
+  pvt_stage "interoperability: each release's worker against the other's sshd" 4
+  pvt_interop_test build
+fi
+
+pvt_stage "packages: build, lintian, apt install into clean Debian roots" 5
+scripts/build-debs.sh build
+pvt_package_install_test bookworm build/debs
+if [ "${PVT_SKIP_TRIXIE:-}" != 1 ]; then
+  pvt_trixie_debs
+  pvt_package_install_test trixie "$PVT_TRIXIE_DEBS"
 fi
 
 pvt_stage "benchmark smoke runs" 4
