@@ -52,7 +52,8 @@ Backoff::Backoff(BackoffPolicy policy, uint64_t seed)
     : policy_(policy),
       limiter_(policy.auth_failures_max, policy.auth_failure_window),
       rng_(seed),
-      step_(policy.initial) {}
+      step_(policy.initial),
+      network_step_(std::min(policy.network_retry_first, policy.network_retry)) {}
 
 std::chrono::milliseconds Backoff::jittered(std::chrono::milliseconds base,
                                             std::chrono::milliseconds cap) {
@@ -66,6 +67,7 @@ void Backoff::on_healthy(Clock::time_point now) {
   if (!healthy_) healthy_since_ = now;
   healthy_ = true;
   last_was_clean_close_ = false;
+  network_step_ = std::min(policy_.network_retry_first, policy_.network_retry);
 }
 
 std::chrono::milliseconds Backoff::on_failure(FailureKind kind, Clock::time_point now) {
@@ -82,15 +84,22 @@ std::chrono::milliseconds Backoff::kind_wait(FailureKind kind, Clock::time_point
   healthy_ = false;
   if (was_healthy_long) step_ = policy_.initial;
 
+  if (kind == FailureKind::network) {
+    const auto base = network_step_;
+    network_step_ = std::min(network_step_ * 2, policy_.network_retry);
+    return jittered(base, policy_.network_retry_max);
+  }
+  // Unanswered connects neither start nor continue a run of refusals; anything past the TCP
+  // connect ends one.
+  if (kind != FailureKind::network_timeout) {
+    network_step_ = std::min(policy_.network_retry_first, policy_.network_retry);
+  }
   if (kind == FailureKind::clean_close && !last_was_clean_close_) {
     last_was_clean_close_ = true;
     return std::chrono::milliseconds(0);
   }
   if (kind == FailureKind::network_timeout) {
     return jittered(policy_.timeout_retry, policy_.network_retry_max);
-  }
-  if (kind == FailureKind::network) {
-    return jittered(policy_.network_retry, policy_.network_retry_max);
   }
   auto wait = jittered(step_, policy_.max);
   step_ = std::min(step_ * 2, policy_.max);

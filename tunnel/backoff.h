@@ -3,7 +3,9 @@
 //
 // Two kinds of failure wait differently:
 //  - the network itself (DNS, connect refused or timed out): short, capped, jittered retries, so
-//    the tunnel is back within ~2 s of the network healing;
+//    the tunnel is back within ~2 s of the network healing. A run of them starts at 100 ms and
+//    doubles to the 1 s mean: a restarting sshd refuses connections only for a moment, and a
+//    refused connect costs the VPS nothing (no sshd process, no log line, no penalty);
 //  - after the TCP connect (host key, authentication, forward refused beyond its bound): doubling
 //    from 1 s to 60 s with jitter, because retrying faster only fills the VPS's auth log;
 //  - a clean close by the server is retried at once (once: a second clean close without a healthy
@@ -90,7 +92,10 @@ class AuthFailureLimiter {
 };
 
 struct BackoffPolicy {
-  std::chrono::milliseconds network_retry{1000};  // mean wait after a network failure
+  // Network failures in a row wait network_retry_first, doubling to network_retry (the mean
+  // from then on), at most network_retry_max with jitter. Any other outcome starts a new run.
+  std::chrono::milliseconds network_retry_first{100};
+  std::chrono::milliseconds network_retry{1000};
   std::chrono::milliseconds network_retry_max{2000};
   std::chrono::milliseconds timeout_retry{100};  // mean wait after an unanswered connect
   std::chrono::milliseconds initial{1000};       // first wait after a post-connect failure
@@ -131,6 +136,7 @@ class Backoff {
   bool limited_ = false;
   std::mt19937_64 rng_;
   std::chrono::milliseconds step_;
+  std::chrono::milliseconds network_step_;  // the next network failure's wait, before jitter
   bool healthy_ = false;
   Clock::time_point healthy_since_{};
   bool last_was_clean_close_ = false;

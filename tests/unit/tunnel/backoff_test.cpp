@@ -28,18 +28,53 @@ TEST(Backoff, PostConnectFailuresDoubleUpToTheCap) {
             (std::vector<int64_t>{1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000}));
 }
 
-TEST(Backoff, NetworkFailuresStayShortAndDoNotGrow) {
+TEST(Backoff, NetworkFailuresStartFastThenStayAtTheirMean) {
   Backoff b(no_jitter());
   TP t{};
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(b.on_failure(FailureKind::network, t), milliseconds(1000));
+  std::vector<int64_t> waits;
+  for (int i = 0; i < 8; ++i) waits.push_back(b.on_failure(FailureKind::network, t).count());
+  EXPECT_EQ(waits, (std::vector<int64_t>{100, 200, 400, 800, 1000, 1000, 1000, 1000}));
   // ...and leave the post-connect step where it was.
   EXPECT_EQ(b.next_step(), milliseconds(1000));
+}
+
+TEST(Backoff, ARunOfNetworkFailuresStartsAgainAfterAnythingPastTheConnect) {
+  for (auto between :
+       {FailureKind::after_connect, FailureKind::credentials, FailureKind::clean_close}) {
+    SCOPED_TRACE(to_string(between));
+    Backoff b(no_jitter());
+    TP t{};
+    for (int i = 0; i < 5; ++i) b.on_failure(FailureKind::network, t);
+    b.on_failure(between, t);
+    EXPECT_EQ(b.on_failure(FailureKind::network, t), milliseconds(100));
+  }
+  Backoff healthy(no_jitter());
+  TP t{};
+  for (int i = 0; i < 5; ++i) healthy.on_failure(FailureKind::network, t);
+  healthy.on_healthy(t);
+  EXPECT_EQ(healthy.on_failure(FailureKind::network, t), milliseconds(100));
+}
+
+TEST(Backoff, AnUnansweredConnectNeitherStartsNorContinuesARunOfRefusals) {
+  Backoff b(no_jitter());
+  TP t{};
+  b.on_failure(FailureKind::network, t);  // 100
+  b.on_failure(FailureKind::network_timeout, t);
+  EXPECT_EQ(b.on_failure(FailureKind::network, t), milliseconds(200));
+}
+
+TEST(Backoff, AFirstNetworkWaitAboveTheMeanIsTheMean) {
+  BackoffPolicy p = no_jitter();
+  p.network_retry_first = milliseconds(5000);
+  Backoff b(p);
+  EXPECT_EQ(b.on_failure(FailureKind::network, TP{}), milliseconds(1000));
 }
 
 TEST(Backoff, JitterStaysWithinItsBandAndUnderTheCaps) {
   BackoffPolicy p;
   p.jitter = 0.5;
   p.network_retry = milliseconds(1800);
+  p.network_retry_first = p.network_retry;  // the band of the steady state from the start
   Backoff b(p, 42);
   TP t{};
   for (int i = 0; i < 1000; ++i) {
@@ -77,11 +112,14 @@ TEST(Backoff, CleanCloseIsRetriedAtOnceButOnlyOnceWithoutAHealthySession) {
 }
 
 TEST(Backoff, SshdRestartSequence) {
-  // Clean close, then refused connects while sshd is down, then back: no long waits anywhere.
+  // Clean close, then refused connects while sshd is down, then back: no long waits anywhere,
+  // and the first retries come quickly (sshd is usually back within a fraction of a second).
   Backoff b(no_jitter());
   TP t{};
   EXPECT_EQ(b.on_failure(FailureKind::clean_close, t), milliseconds(0));
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(b.on_failure(FailureKind::network, t), milliseconds(1000));
+  std::vector<int64_t> waits;
+  for (int i = 0; i < 5; ++i) waits.push_back(b.on_failure(FailureKind::network, t).count());
+  EXPECT_EQ(waits, (std::vector<int64_t>{100, 200, 400, 800, 1000}));
   b.on_healthy(t + seconds(6));
   EXPECT_EQ(b.on_failure(FailureKind::clean_close, t + seconds(100)), milliseconds(0));
 }
@@ -361,7 +399,7 @@ TEST(Backoff, OtherPostConnectFailuresAreNotCounted) {
     EXPECT_FALSE(b.limited());
   }
   EXPECT_EQ(b.limiter().failures_in_window(t), 0);
-  EXPECT_EQ(b.on_failure(FailureKind::network, t), seconds(1));
+  EXPECT_EQ(b.on_failure(FailureKind::network, t), milliseconds(100));  // its own first wait
 }
 
 TEST(Backoff, TheLimitComesFromThePolicy) {
