@@ -192,6 +192,16 @@ pvt_trixie_test() {
 # --gtest_list_tests on standard input (gtest_discover_tests names the tests Suite.Test).
 pvt_ctest_regex_of_suites() { printf '^(%s)\\.' "$(grep -v '^ ' | tr -d . | paste -sd '|')"; }
 
+# The tunnel benchmark's smoke run (bench/tunnel/run.sh --quick) in the root: the Debian 13
+# worker and autossh + ssh against OpenSSH 10.0's sshd, with nginx 1.26 as the VPS's and the
+# guests' nginx. Results in <root>/build/tunnel-bench-quick.{json,log}; returns the harness's
+# exit code.
+pvt_trixie_bench_smoke() {
+  pvt_trixie_root
+  pvt_trixie_run "PVT_WORKER=/build/pvectl-tunnel-worker /src/bench/tunnel/run.sh --quick \
+    --output tunnel-bench-quick.json >/dev/null 2>tunnel-bench-quick.log"
+}
+
 # The Debian 13 packages, built with scripts/build-debs.sh from the root's build tree (after
 # pvt_trixie_test) into <root>/build/debs. Sets PVT_TRIXIE_DEBS.
 pvt_trixie_debs() {

@@ -91,10 +91,12 @@ pvt_package_install_test() {
   pvt_log "packages ($suite): apt install into a clean root, check, purge"
   # New mount, PID and network namespaces: the overlay, its tmpfs and every process started
   # in the root go when the test ends, and apt can reach nothing but the local repository.
+  # The mount point of the namespace's tmpfs, removed (empty) afterwards however the test ended.
+  local scratch rc=0
+  scratch="$(mktemp -d -t pvt-package-test.XXXXXX)"
   unshare --mount --pid --net --fork --kill-child --propagation private -- \
     bash -euo pipefail -c '
-      clean="$1" script="$2"; shift 2
-      scratch="$(mktemp -d)"
+      clean="$1" script="$2" scratch="$3"; shift 3
       mount -t tmpfs -o mode=755 tmpfs "$scratch"
       mkdir "$scratch/upper" "$scratch/work" "$scratch/root"
       mount -t overlay overlay -o "lowerdir=$clean,upperdir=$scratch/upper,workdir=$scratch/work" \
@@ -131,7 +133,10 @@ pvt_package_install_test() {
         done <<<"$left" >&2
         exit 1
       fi
-    ' pvt-package-test "$PVT_CLEAN_ROOT" "$PVT_ROOT/scripts/package-test-in-root.sh" "${files[@]}"
+    ' pvt-package-test "$PVT_CLEAN_ROOT" "$PVT_ROOT/scripts/package-test-in-root.sh" "$scratch" \
+    "${files[@]}" || rc=$?
+  rmdir "$scratch"
+  [ "$rc" -eq 0 ] || return "$rc"
   pvt_log "packages ($suite): installed, checked and purged cleanly"
 }
 
