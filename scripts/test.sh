@@ -41,7 +41,15 @@ pvt_ensure_packages "${PVT_PACKAGES[@]}" "${PVT_TEST_PACKAGES[@]}"
 # The Debian 13 build root (about 3 min, 0.8 GB) and the clean roots the packages are installed
 # into (about 30 s and 0.2 GB each, with the packages' dependencies downloaded into them): made
 # here, the only step that downloads, and reused afterwards.
-pvt_clean_root bookworm
+# The native packages are installed into a clean root of this machine's own release (Debian 12
+# here; on another release than 12 or 13 that test is skipped, saying so).
+native_suite="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+if pvt_clean_root_depends "$native_suite" >/dev/null 2>&1; then
+  pvt_clean_root "$native_suite"
+else
+  pvt_log "no clean root for '$native_suite' (Debian 12 and 13 only): its package install test is skipped"
+  native_suite=""
+fi
 if [ "${PVT_SKIP_TRIXIE:-}" != 1 ]; then
   pvt_trixie_root
   pvt_clean_root trixie
@@ -83,7 +91,7 @@ fi
 
 pvt_stage "packages: build, lintian, apt install into clean Debian roots" 5
 scripts/build-debs.sh build
-pvt_package_install_test bookworm build/debs
+[ -z "$native_suite" ] || pvt_package_install_test "$native_suite" build/debs
 if [ "${PVT_SKIP_TRIXIE:-}" != 1 ]; then
   pvt_trixie_debs
   pvt_package_install_test trixie "$PVT_TRIXIE_DEBS"
