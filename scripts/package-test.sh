@@ -43,12 +43,14 @@ PVT_CLEAN_ROOT_DEPENDS_trixie=(libcpp-httplib0.18 libcurl4t64 libdate-tz3 libfmt
 PVT_CLEAN_ROOT_DEPS=/var/local/pvt-deps
 
 pvt_clean_root_depends() {
-  local var="PVT_CLEAN_ROOT_DEPENDS_$1[@]"
-  [ -n "${!var+x}" ] || {
-    echo "package-test: unknown suite '$1' (bookworm or trixie)" >&2
-    return 2
-  }
-  printf '%s\n' "${!var}"
+  case "$1" in
+    bookworm) printf '%s\n' "${PVT_CLEAN_ROOT_DEPENDS_bookworm[@]}" ;;
+    trixie) printf '%s\n' "${PVT_CLEAN_ROOT_DEPENDS_trixie[@]}" ;;
+    *)
+      echo "package-test: unknown suite '$1' (bookworm or trixie)" >&2
+      return 2
+      ;;
+  esac
 }
 
 # pvt_clean_root SUITE: makes (or reuses) the clean root of SUITE; sets PVT_CLEAN_ROOT.
@@ -123,8 +125,8 @@ pvt_package_install_test() {
       left="$(cd "$scratch/upper" && find . -mindepth 1 -printf "%y %p\n" | while read -r type path; do
           [ "$type" != d ] || [ ! -d "$clean/$path" ] || continue
           echo "$path"
-        done | grep -vE "^\./(var/lib/(dpkg|apt|systemd)|var/cache/(apt|debconf|ldconfig)|var/log|var/local/(Packages|pvt-repo|pvt-kept-files)|etc/ld\.so\.cache$|etc/(passwd|group|shadow|gshadow)-?$|etc/\.pwd\.lock$)" |
-        grep -vxFf <(sed "s|^|.|" "$kept") || true)"
+        done | { grep -vE "^\./(var/lib/(dpkg|apt|systemd)|var/cache/(apt|debconf|ldconfig)|var/log|var/local/(Packages|pvt-repo|pvt-kept-files)|etc/ld\.so\.cache$|etc/(passwd|group|shadow|gshadow)-?$|etc/\.pwd\.lock$)" || [ $? -eq 1 ]; } |
+        { grep -vxFf <(sed "s|^|.|" "$kept") || [ $? -eq 1 ]; })"
       if [ -n "$left" ]; then
         echo "FAIL: the root is not as it was after the purge:" >&2
         while IFS= read -r path; do
@@ -142,12 +144,21 @@ pvt_package_install_test() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
+  usage() {
+    echo "usage: $0 prepare SUITE | test SUITE DEBS_DIR   (SUITE: bookworm or trixie)" >&2
+    exit 2
+  }
+  # One command a line: in `a && b` set -e does not apply inside a.
   case "${1:-}" in
-    prepare) [ $# -eq 2 ] && pvt_clean_root "$2" && echo "$PVT_CLEAN_ROOT" ;;
-    test) [ $# -eq 3 ] && pvt_package_install_test "$2" "$3" ;;
-    *)
-      echo "usage: $0 prepare SUITE | test SUITE DEBS_DIR   (SUITE: bookworm or trixie)" >&2
-      exit 2
+    prepare)
+      [ $# -eq 2 ] || usage
+      pvt_clean_root "$2"
+      echo "$PVT_CLEAN_ROOT"
       ;;
+    test)
+      [ $# -eq 3 ] || usage
+      pvt_package_install_test "$2" "$3"
+      ;;
+    *) usage ;;
   esac
 fi

@@ -5,7 +5,9 @@
 //  - the network itself (DNS, connect refused or timed out): short, capped, jittered retries, so
 //    the tunnel is back within ~2 s of the network healing. A run of them starts at 100 ms and
 //    doubles to the 1 s mean: a restarting sshd refuses connections only for a moment, and a
-//    refused connect costs the VPS nothing (no sshd process, no log line, no penalty);
+//    refused connect costs the VPS nothing (no sshd process, no log line, no penalty). The
+//    network failures that come after a TCP connect (a handshake not finished in time, a lost
+//    connection, a silent peer) have each taken seconds already, which paces them;
 //  - after the TCP connect (host key, authentication, forward refused beyond its bound): doubling
 //    from 1 s to 60 s with jitter, because retrying faster only fills the VPS's auth log;
 //  - a clean close by the server is retried at once (once: a second clean close without a healthy
@@ -93,7 +95,8 @@ class AuthFailureLimiter {
 
 struct BackoffPolicy {
   // Network failures in a row wait network_retry_first, doubling to network_retry (the mean
-  // from then on), at most network_retry_max with jitter. Any other outcome starts a new run.
+  // from then on), at most network_retry_max with jitter. An unanswered connect leaves the run
+  // as it is; any other outcome starts a new one.
   std::chrono::milliseconds network_retry_first{100};
   std::chrono::milliseconds network_retry{1000};
   std::chrono::milliseconds network_retry_max{2000};
