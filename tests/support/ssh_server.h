@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -57,6 +58,18 @@ inline std::string key_fingerprint(const fs::path& pub) {
   return fp;
 }
 
+// A /proc file's text, "" when it cannot be read. Not std::ifstream: a process that exits while
+// its file is read makes read() fail with ESRCH, and libstdc++'s filebuf throws on that.
+inline std::string read_proc_file(const std::string& path) {
+  std::string text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return text;
+}
+
 // Every process whose parent chain leads to `root` (not `root` itself).
 inline std::vector<pid_t> descendants(pid_t root) {
   std::vector<std::pair<pid_t, pid_t>> all;  // pid, ppid
@@ -64,8 +77,7 @@ inline std::vector<pid_t> descendants(pid_t root) {
     while (dirent* e = readdir(d)) {
       const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
       if (pid <= 0) continue;
-      std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
-      std::string text((std::istreambuf_iterator<char>(stat)), {});
+      const std::string text = read_proc_file("/proc/" + std::string(e->d_name) + "/stat");
       const size_t close = text.rfind(')');
       if (close == std::string::npos) continue;
       std::istringstream rest(text.substr(close + 2));

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <memory>
 #include <regex>
+#include <sstream>
 #include <stop_token>
 #include <thread>
 
@@ -1034,7 +1035,7 @@ namespace pvt {
 namespace {
 
 int64_t anonymous_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::istringstream in(testing::read_proc_file("/proc/" + std::to_string(pid) + "/smaps_rollup"));
   for (std::string key; in >> key;) {
     int64_t value = 0;
     if (key == "Anonymous:" && in >> value) return value;
@@ -1127,7 +1128,7 @@ namespace {
 // tunnel must keep relaying end to end.
 
 int64_t rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::istringstream in(testing::read_proc_file("/proc/" + std::to_string(pid) + "/status"));
   for (std::string key; in >> key;) {
     if (key == "VmRSS:") {
       int64_t value = -1;
