@@ -4,7 +4,6 @@
 #pragma once
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -24,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/small_file.h"
 #include "tests/support/openssh_version.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/tcp_backend.h"
@@ -58,16 +58,11 @@ inline std::string key_fingerprint(const fs::path& pub) {
   return fp;
 }
 
-// A /proc file's text, "" when it cannot be read. Not std::ifstream: a process that exits while
-// its file is read makes read() fail with ESRCH, and libstdc++'s filebuf throws on that.
+// A /proc file's text, "" when it cannot be read (the process is gone). read_small_file reads
+// with read(2): std::ifstream's filebuf throws when a process exits while its file is read
+// (ESRCH).
 inline std::string read_proc_file(const std::string& path) {
-  std::string text;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return text;
+  return read_small_file(path, 1 << 20).value_or("");
 }
 
 // Every process whose parent chain leads to `root` (not `root` itself).
