@@ -52,8 +52,13 @@ Backoff::Backoff(BackoffPolicy policy, uint64_t seed)
     : policy_(policy),
       limiter_(policy.auth_failures_max, policy.auth_failure_window),
       rng_(seed),
-      step_(policy.initial),
-      network_step_(std::min(policy.network_retry_first, policy.network_retry)) {}
+      step_(policy.initial) {
+  start_network_run();
+}
+
+void Backoff::start_network_run() {
+  network_step_ = std::min(policy_.network_retry_first, policy_.network_retry);
+}
 
 std::chrono::milliseconds Backoff::jittered(std::chrono::milliseconds base,
                                             std::chrono::milliseconds cap) {
@@ -67,7 +72,7 @@ void Backoff::on_healthy(Clock::time_point now) {
   if (!healthy_) healthy_since_ = now;
   healthy_ = true;
   last_was_clean_close_ = false;
-  network_step_ = std::min(policy_.network_retry_first, policy_.network_retry);
+  start_network_run();
 }
 
 std::chrono::milliseconds Backoff::on_failure(FailureKind kind, Clock::time_point now) {
@@ -91,9 +96,7 @@ std::chrono::milliseconds Backoff::kind_wait(FailureKind kind, Clock::time_point
   }
   // Unanswered connects neither start nor continue a run of refusals; anything past the TCP
   // connect ends one.
-  if (kind != FailureKind::network_timeout) {
-    network_step_ = std::min(policy_.network_retry_first, policy_.network_retry);
-  }
+  if (kind != FailureKind::network_timeout) start_network_run();
   if (kind == FailureKind::clean_close && !last_was_clean_close_) {
     last_was_clean_close_ = true;
     return std::chrono::milliseconds(0);

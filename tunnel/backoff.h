@@ -133,13 +133,14 @@ class Backoff {
  private:
   std::chrono::milliseconds jittered(std::chrono::milliseconds base, std::chrono::milliseconds cap);
   std::chrono::milliseconds kind_wait(FailureKind kind, Clock::time_point now);
+  void start_network_run();  // the next network failure waits network_retry_first again
 
   BackoffPolicy policy_;
   AuthFailureLimiter limiter_;
   bool limited_ = false;
   std::mt19937_64 rng_;
   std::chrono::milliseconds step_;
-  std::chrono::milliseconds network_step_;  // the next network failure's wait, before jitter
+  std::chrono::milliseconds network_step_{};  // the next network failure's wait, before jitter
   bool healthy_ = false;
   Clock::time_point healthy_since_{};
   bool last_was_clean_close_ = false;
