@@ -52,6 +52,10 @@ PVT_TRIXIE_PACKAGES=(
   autossh wrk nftables curl python3
 )
 
+# mmdebstrap's hook that gives a root localhost on loopback in /etc/hosts (mmdebstrap copies the
+# host's resolv.conf and hostname, not hosts).
+PVT_ROOT_HOSTS_HOOK='printf "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" >"$1/etc/hosts"'
+
 pvt_trixie_cache() { printf '%s\n' "${PVT_ROOT_CACHE:-/var/cache/pvectl-tunnel/roots}"; }
 
 # pvt_cached_root NAME CREATE [ARGS...] -- KEY...: the root PVT_ROOT_CACHE/NAME-<hash of KEY...>,
@@ -112,10 +116,8 @@ pvt_trixie_root_create() {
   packages="$(IFS=,; echo "${PVT_TRIXIE_PACKAGES[*]}")"
   # --variant=apt: Essential + apt, then the list; no Recommends. mmdebstrap keeps the
   # packages' services from starting while it installs (the root shares the host's network).
-  # /etc/hosts: localhost on loopback (mmdebstrap copies the host's resolv.conf and hostname,
-  # not hosts).
   mmdebstrap --quiet --mode=root --variant=apt --include="$packages" \
-    --customize-hook='printf "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" >"$1/etc/hosts"' \
+    --customize-hook="$PVT_ROOT_HOSTS_HOOK" \
     --customize-hook='mkdir -p "$1/src" "$1/build" "$1/ccache"' \
     "$PVT_TRIXIE_SUITE" "$1" "$PVT_TRIXIE_MIRROR" </dev/null >&2
 }

@@ -71,7 +71,7 @@ pvt_clean_root_create() {
   # are downloaded with apt's default (Recommends too, as a user's `apt install` would take
   # them) and moved out of apt's cache, which mmdebstrap empties at the end.
   mmdebstrap --quiet --mode=root --variant=required --include=systemd \
-    --customize-hook='printf "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" >"$1/etc/hosts"' \
+    --customize-hook="$PVT_ROOT_HOSTS_HOOK" \
     --customize-hook="chroot \"\$1\" apt-get install --download-only -y -q $depends >/dev/null" \
     --customize-hook="mkdir -p \"\$1$PVT_CLEAN_ROOT_DEPS\" && mv \"\$1\"/var/cache/apt/archives/*.deb \"\$1$PVT_CLEAN_ROOT_DEPS/\"" \
     "$suite" "$target" "$PVT_TRIXIE_MIRROR" </dev/null >&2
